@@ -1,0 +1,69 @@
+//! The conformance fixture: a Herald server set up the way the official Socket.IO test
+//! suites (and ours in `conformance/test/`) expect, profile by profile, as written in the
+//! fixture contract (`shared/docs/reference/FIXTURES.md`).
+//!
+//! `fixture --profile protocol|eio-client|sio-client --port N`
+#![forbid(unsafe_code)]
+
+mod eio;
+mod listen;
+
+use std::process::ExitCode;
+
+fn usage(msg: &str) -> ExitCode {
+    eprintln!("fixture: {msg}\nusage: fixture --profile protocol|eio-client|sio-client --port N");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let mut profile = None;
+    let mut port = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--profile" => profile = args.next(),
+            "--port" => port = args.next().and_then(|p| p.parse::<u16>().ok()),
+            other => return usage(&format!("unknown argument {other:?}")),
+        }
+    }
+    let Some(profile) = profile else {
+        return usage("missing --profile");
+    };
+    let Some(port) = port else {
+        return usage("missing or invalid --port");
+    };
+    let routes = match profile.as_str() {
+        "protocol" => listen::Routes::protocol(),
+        "eio-client" => listen::Routes::eio_client(),
+        "sio-client" => {
+            eprintln!(
+                "fixture: profile sio-client is not available in this build yet (it needs the Socket.IO server)"
+            );
+            return ExitCode::from(3);
+        }
+        other => return usage(&format!("unknown profile {other:?}")),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FIXTURE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fixture: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(listen::run(routes, port, &profile)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fixture: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Engine.IO v4 server, written from the wire protocol up.
+//!
+//! What it does: the Engine.IO v4 transport layer that Socket.IO runs on — the packet
+//! and polling-payload codec ([`packet`], [`payload`]), the handshake ([`handshake`]), a
+//! sans-IO session state machine ([`proto`]) covering long-polling, WebSocket, the
+//! polling→WebSocket upgrade, heartbeats and close, and (feature `server`, on by default)
+//! a hyper 1 / tokio driver with one task per session ([`server`]). It behaves as the
+//! reference Node `engine.io` 6.6 server: same status codes, error bodies, timers and
+//! quirks, so official clients cannot tell the difference.
+//!
+//! What it does not do: Socket.IO (namespaces, events, acks: the `socketio` crate),
+//! Engine.IO v3, WebTransport, HTTP compression of polling bodies, TLS (put the engine
+//! behind a TLS acceptor).
+//!
+//! Shape: codec (pure) → [`proto::Session`] (pure state machine; time is an input) →
+//! the driver (the only code that awaits). Build with `--no-default-features` to get the
+//! first two alone.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod handshake;
+pub mod packet;
+pub mod payload;
+pub mod proto;
+#[cfg(feature = "server")]
+pub mod server;
+
+pub use config::{Config, Cors, Transports};
+pub use error::{DecodeError, RequestError};
+pub use packet::{Frame, Packet, PacketType};
+pub use proto::{CloseReason, Message, TransportKind};
+#[cfg(feature = "server")]
+pub use server::{Connection, Engine, Handler, Handshake, MessageContext, Socket, Verdict};
+
+#[doc(hidden)]
+pub mod fuzzing {
+    //! Harness functions for the fuzz crate (`fuzz/`); not a stable API.
+    use bytes::Bytes;
+
+    pub use crate::proto::fuzzing::session_ops;
+
+    /// Decodes one packet: must never panic.
+    pub fn packet(data: &[u8]) {
+        if let Ok(s) = std::str::from_utf8(data) {
+            let _ = crate::packet::Packet::decode_text(Bytes::copy_from_slice(s.as_bytes()));
+        }
+    }
+
+    /// Decodes a polling payload, re-encodes the packets and checks they decode the same.
+    pub fn payload_roundtrip(data: &[u8]) {
+        let decoded = crate::payload::decode(Bytes::copy_from_slice(data));
+        let mut out = bytes::BytesMut::new();
+        for (i, p) in decoded.packets.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(&[crate::payload::SEPARATOR]);
+            }
+            p.encode_text(&mut out);
+        }
+        if decoded.packets.is_empty() {
+            return;
+        }
+        let again = crate::payload::decode(out.freeze());
+        assert_eq!(again.error, None);
+        assert_eq!(again.packets, decoded.packets);
+    }
+}

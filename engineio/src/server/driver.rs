@@ -1,0 +1,366 @@
+//! The session driver: one tokio task per session owns its [`Session`] and is the only
+//! code that awaits. It selects over requests routed to the session and application
+//! commands (one ordered channel), the session's next deadline, the held GET's
+//! connection, a POST body being read, and the WebSocket(s); after every step it drains
+//! the session's transmits and events.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tracing::{Instrument, debug};
+
+use super::ws::{WsConn, WsEvent};
+use super::{Connection, MessageContext, Registry};
+use crate::error::RequestError;
+use crate::packet::Frame;
+use crate::proto::{CloseReason, Event, GetOutcome, Session, Transmit};
+
+/// How long a closing WebSocket may take to flush and send its close frame.
+const WS_LINGER: Duration = Duration::from_secs(2);
+
+/// The answer to a polling request, turned into an HTTP response by the router
+/// (`Ok` of a POST is `ok`).
+pub(crate) type PollAnswer = Result<Bytes, RequestError>;
+
+/// Why reading a POST body failed: `fatal` closes the session, otherwise it was too large.
+pub(crate) type BodyError = bool;
+
+/// A POST body being read, at most `max_payload` bytes.
+pub(crate) type BodyFuture = Pin<Box<dyn Future<Output = Result<Bytes, BodyError>> + Send>>;
+
+/// What reaches a session's task, in arrival order.
+pub(crate) enum Command {
+    /// A polling GET.
+    Get(oneshot::Sender<PollAnswer>),
+    /// A polling POST whose body is being read.
+    Post {
+        headers: HeaderMap,
+        body: BodyFuture,
+        respond: oneshot::Sender<PollAnswer>,
+    },
+    /// A POST refused before its body was read (too large, binary content type).
+    PostRefused {
+        error: RequestError,
+        respond: oneshot::Sender<PollAnswer>,
+    },
+    /// A WebSocket opened with this sid (an upgrade attempt).
+    Ws(WsConn),
+    /// A frame from the application.
+    Send(Frame),
+    /// Frames that must stay together (a binary packet and its attachments).
+    SendMany(Vec<Frame>),
+    /// Close the session from the server side.
+    Close(CloseReason),
+}
+
+struct PendingPost {
+    body: BodyFuture,
+    headers: HeaderMap,
+    respond: oneshot::Sender<PollAnswer>,
+}
+
+pub(crate) struct Driver<C> {
+    pub(crate) sid: Arc<str>,
+    pub(crate) session: Session,
+    pub(crate) conn: C,
+    pub(crate) rx: mpsc::UnboundedReceiver<Command>,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) active_ws: Option<WsConn>,
+    pub(crate) held_get: Option<oneshot::Sender<PollAnswer>>,
+    post: Option<PendingPost>,
+    probe: Option<WsConn>,
+}
+
+fn now() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
+impl<C: Connection> Driver<C> {
+    pub(crate) fn new(
+        sid: Arc<str>,
+        session: Session,
+        conn: C,
+        rx: mpsc::UnboundedReceiver<Command>,
+        registry: Arc<Registry>,
+        active_ws: Option<WsConn>,
+    ) -> Self {
+        Driver {
+            sid,
+            session,
+            conn,
+            rx,
+            registry,
+            active_ws,
+            held_get: None,
+            post: None,
+            probe: None,
+        }
+    }
+
+    pub(crate) fn spawn(self) {
+        let span = tracing::debug_span!("eio_session", sid = %self.sid);
+        tokio::spawn(self.run().instrument(span));
+    }
+
+    async fn run(mut self) {
+        let sleep = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(sleep);
+        loop {
+            self.apply_transmits();
+            self.dispatch_events(None);
+            if self.session.is_closed() {
+                // Transmits of the handlers' last sends are dropped by the session.
+                break;
+            }
+            let deadline = self
+                .session
+                .poll_timeout()
+                .unwrap_or_else(|| now() + Duration::from_secs(3600));
+            sleep
+                .as_mut()
+                .reset(tokio::time::Instant::from_std(deadline));
+
+            tokio::select! {
+                biased;
+                cmd = self.rx.recv() => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    // Every handle and the engine are gone.
+                    None => self.session.close(now(), CloseReason::ServerShutdown),
+                },
+                ev = poll_fn(|cx| match self.active_ws.as_mut() {
+                    Some(ws) => ws.poll_event(cx),
+                    None => Poll::Pending,
+                }), if self.active_ws.is_some() => self.active_ws_event(ev),
+                ev = poll_fn(|cx| match self.probe.as_mut() {
+                    Some(ws) => ws.poll_event(cx),
+                    None => Poll::Pending,
+                }), if self.probe.is_some() => self.probe_event(ev),
+                result = poll_fn(|cx| match self.post.as_mut() {
+                    Some(p) => p.body.as_mut().poll(cx),
+                    None => Poll::Pending,
+                }), if self.post.is_some() => self.post_done(result),
+                _ = poll_fn(|cx| match self.held_get.as_mut() {
+                    Some(tx) => tx.poll_closed(cx),
+                    None => Poll::Pending,
+                }), if self.held_get.is_some() => {
+                    self.held_get = None;
+                    self.session.handle_get_dropped(now());
+                }
+                _ = &mut sleep => self.session.handle_timeout(now()),
+            }
+        }
+        self.finish().await;
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Get(respond) => match self.session.handle_get(now()) {
+                GetOutcome::Reply(body) => {
+                    let _ = respond.send(Ok(body));
+                }
+                GetOutcome::Reject(e) => {
+                    // An overlap also answers the held GET: apply that first.
+                    self.apply_transmits();
+                    let _ = respond.send(Err(e));
+                }
+                GetOutcome::Held => self.held_get = Some(respond),
+            },
+            Command::Post {
+                headers,
+                body,
+                respond,
+            } => match self.session.handle_post_begin(now()) {
+                Ok(()) => {
+                    self.post = Some(PendingPost {
+                        body,
+                        headers,
+                        respond,
+                    })
+                }
+                Err(e) => {
+                    let _ = respond.send(Err(e));
+                }
+            },
+            Command::PostRefused { error, respond } => {
+                match self.session.handle_post_begin(now()) {
+                    Ok(()) => {
+                        let fatal = error != RequestError::PayloadTooLarge;
+                        self.session.handle_post_failed(now(), fatal);
+                        let _ = respond.send(Err(error));
+                    }
+                    Err(e) => {
+                        let _ = respond.send(Err(e));
+                    }
+                }
+            }
+            Command::Ws(ws) => {
+                if self.session.handle_probe_open(now()) {
+                    self.probe = Some(ws);
+                } else {
+                    debug!("second websocket for the session refused");
+                    tokio::spawn(ws.shutdown(None, WS_LINGER));
+                }
+            }
+            Command::Send(f) => self.session.send(f),
+            Command::SendMany(fs) => {
+                for f in fs {
+                    self.session.send(f);
+                }
+            }
+            Command::Close(reason) => self.session.close(now(), reason),
+        }
+    }
+
+    fn active_ws_event(&mut self, ev: WsEvent) {
+        match ev {
+            WsEvent::Packet(p) => self.session.handle_ws_packet(now(), p),
+            WsEvent::ParseError => self.session.handle_parse_error(now()),
+            WsEvent::TooLarge => {
+                if let Some(ws) = self.active_ws.take() {
+                    tokio::spawn(ws.shutdown(Some(CloseCode::Size), WS_LINGER));
+                }
+                self.session.handle_ws_closed(now(), true);
+            }
+            WsEvent::Closed { error } => {
+                self.active_ws = None;
+                self.session.handle_ws_closed(now(), error);
+            }
+        }
+    }
+
+    fn probe_event(&mut self, ev: WsEvent) {
+        match ev {
+            WsEvent::Packet(p) => self.session.handle_probe_packet(now(), p),
+            WsEvent::ParseError | WsEvent::TooLarge => {
+                let code = matches!(ev, WsEvent::TooLarge).then_some(CloseCode::Size);
+                if let Some(ws) = self.probe.take() {
+                    tokio::spawn(ws.shutdown(code, WS_LINGER));
+                }
+                self.session.handle_probe_closed(now());
+            }
+            WsEvent::Closed { .. } => {
+                self.probe = None;
+                self.session.handle_probe_closed(now());
+            }
+        }
+    }
+
+    fn post_done(&mut self, result: Result<Bytes, BodyError>) {
+        let Some(p) = self.post.take() else { return };
+        match result {
+            Ok(body) => {
+                self.session.handle_post(now(), body);
+                // The POST is answered after its packets were handled.
+                self.dispatch_events(Some(&p.headers));
+                let _ = p.respond.send(Ok(Bytes::new()));
+            }
+            Err(fatal) => {
+                self.session.handle_post_failed(now(), fatal);
+                let error = if fatal {
+                    RequestError::Overlap
+                } else {
+                    RequestError::PayloadTooLarge
+                };
+                let _ = p.respond.send(Err(error));
+            }
+        }
+    }
+
+    fn apply_transmits(&mut self) {
+        while let Some(t) = self.session.poll_transmit() {
+            match t {
+                Transmit::PollResponse(body) => {
+                    if let Some(tx) = self.held_get.take() {
+                        let _ = tx.send(Ok(body));
+                    }
+                }
+                Transmit::PollError(e) => {
+                    if let Some(tx) = self.held_get.take() {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+                Transmit::WsFrame(f) => {
+                    if let Some(ws) = self.active_ws.as_mut() {
+                        ws.push(f);
+                        if ws.queued_bytes() > self.session.max_buffered_bytes() {
+                            debug!("websocket send queue full, closing");
+                            self.session.handle_send_queue_full();
+                        }
+                    }
+                }
+                Transmit::ProbeFrame(f) => {
+                    if let Some(ws) = self.probe.as_mut() {
+                        ws.push(f);
+                    }
+                }
+                Transmit::PromoteProbe => {
+                    if let Some(old) = self.active_ws.take() {
+                        tokio::spawn(old.shutdown(None, WS_LINGER));
+                    }
+                    self.active_ws = self.probe.take();
+                }
+                Transmit::CloseProbe => {
+                    if let Some(ws) = self.probe.take() {
+                        tokio::spawn(ws.shutdown(None, WS_LINGER));
+                    }
+                }
+                Transmit::CloseWs => {
+                    if let Some(ws) = self.active_ws.take() {
+                        tokio::spawn(ws.shutdown(None, WS_LINGER));
+                    }
+                }
+            }
+        }
+    }
+
+    fn dispatch_events(&mut self, headers: Option<&HeaderMap>) {
+        while let Some(ev) = self.session.poll_event() {
+            match ev {
+                Event::Message(msg) => self.conn.on_message(msg, &MessageContext { headers }),
+                Event::Upgraded => self.conn.on_upgrade(),
+                Event::Closed(reason) => {
+                    debug!(reason = reason.as_str(), "session closed");
+                    self.conn.on_close(reason);
+                }
+            }
+        }
+    }
+
+    async fn finish(mut self) {
+        self.registry.remove(&self.sid);
+        self.rx.close();
+        if let Some(p) = self.post.take() {
+            let _ = p.respond.send(Err(RequestError::UnknownSid));
+        }
+        if let Some(tx) = self.held_get.take() {
+            let _ = tx.send(Err(RequestError::UnknownSid));
+        }
+        // Requests that raced with the end of the session.
+        while let Ok(cmd) = self.rx.try_recv() {
+            match cmd {
+                Command::Get(tx)
+                | Command::Post { respond: tx, .. }
+                | Command::PostRefused { respond: tx, .. } => {
+                    let _ = tx.send(Err(RequestError::UnknownSid));
+                }
+                Command::Ws(ws) => {
+                    tokio::spawn(ws.shutdown(None, WS_LINGER));
+                }
+                Command::Send(_) | Command::SendMany(_) | Command::Close(_) => {}
+            }
+        }
+        if let Some(ws) = self.probe.take() {
+            tokio::spawn(ws.shutdown(None, WS_LINGER));
+        }
+        if let Some(ws) = self.active_ws.take() {
+            ws.shutdown(None, WS_LINGER).await;
+        }
+    }
+}

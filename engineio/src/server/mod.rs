@@ -1,0 +1,549 @@
+//! The Engine.IO server on hyper 1 and tokio: request routing, the handshake, polling,
+//! WebSocket (direct, and the upgrade from polling), one driver task per session.
+//!
+//! The application implements [`Handler`] (accept or refuse handshakes, create the
+//! per-session [`Connection`]) and talks to a session through its [`Socket`] handle.
+//! [`Engine::handle`] answers one HTTP request and can sit behind any hyper service;
+//! [`Engine::serve`] runs a plain accept loop.
+
+mod driver;
+mod http;
+mod query;
+mod ws;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use ::http::header::{self, HeaderMap, HeaderValue};
+use ::http::{Method, Request, Response, StatusCode, Uri};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+pub use self::http::Body;
+pub use self::query::Query;
+use driver::{Command, Driver, PollAnswer};
+
+use crate::config::Config;
+use crate::error::RequestError;
+use crate::handshake;
+use crate::packet::Frame;
+use crate::proto::{CloseReason, Message, Session, TransportKind};
+
+/// The request of a handshake, as the [`Handler`] sees it.
+#[derive(Debug, Clone)]
+pub struct Handshake {
+    /// The new session's id.
+    pub sid: Arc<str>,
+    /// The transport the session opened on.
+    pub transport: TransportKind,
+    /// The request target (`/engine.io/?EIO=4&transport=polling&t=…`).
+    pub uri: Uri,
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// The decoded query parameters.
+    pub query: Query,
+    /// The client's address, when the caller of [`Engine::handle`] knows it.
+    pub remote_addr: Option<SocketAddr>,
+    /// Whether the request came over TLS.
+    pub secure: bool,
+    /// When the session was created.
+    pub issued: SystemTime,
+}
+
+/// Context of a received message.
+#[derive(Debug)]
+pub struct MessageContext<'a> {
+    headers: Option<&'a HeaderMap>,
+}
+
+impl MessageContext<'_> {
+    /// The headers of the polling POST that carried this message (`None` over WebSocket).
+    pub fn post_headers(&self) -> Option<&HeaderMap> {
+        self.headers
+    }
+}
+
+/// The verdict of [`Handler::allow_request`].
+pub enum Verdict {
+    /// Accept the handshake.
+    Allow,
+    /// Refuse it with this message (403 `{"code":4,"message":…}` on polling).
+    Deny(String),
+    /// Decide later (an async check such as a lookup or a delay).
+    Later(Pin<Box<dyn Future<Output = Result<(), String>> + Send>>),
+}
+
+/// The application side of the engine: decides on handshakes and creates the per-session
+/// state.
+pub trait Handler: Send + Sync + 'static {
+    /// The per-session state, owned by the session's task.
+    type Connection: Connection;
+
+    /// Runs on handshake requests only (no `sid`), after the protocol checks. The default
+    /// accepts everything.
+    fn allow_request(&self, _req: &Handshake) -> Verdict {
+        Verdict::Allow
+    }
+
+    /// Headers to add to the handshake response (the polling GET that opens a session,
+    /// or the 101 of a WebSocket-only handshake). The default adds none.
+    fn initial_headers(&self, _req: &Handshake, _headers: &mut HeaderMap) {}
+
+    /// A session opened. Called on the session's task before any of its messages.
+    fn on_open(&self, socket: Socket, handshake: Handshake) -> Self::Connection;
+}
+
+/// Per-session callbacks, run on the session's own task, in order.
+pub trait Connection: Send + 'static {
+    /// A message from the client.
+    fn on_message(&mut self, msg: Message, ctx: &MessageContext<'_>);
+    /// The session moved to WebSocket.
+    fn on_upgrade(&mut self) {}
+    /// The session closed; nothing follows.
+    fn on_close(&mut self, reason: CloseReason);
+}
+
+/// A handle to one session: cheap to clone, usable from any task.
+#[derive(Debug, Clone)]
+pub struct Socket {
+    sid: Arc<str>,
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl Socket {
+    /// The session id.
+    pub fn sid(&self) -> &Arc<str> {
+        &self.sid
+    }
+
+    /// Queues a frame. Returns false when the session is gone.
+    pub fn send(&self, frame: Frame) -> bool {
+        self.tx.send(Command::Send(frame)).is_ok()
+    }
+
+    /// Queues frames that must reach the client back to back (a binary Socket.IO packet
+    /// and its attachments): nothing from another sender comes between them.
+    pub fn send_many(&self, frames: Vec<Frame>) -> bool {
+        self.tx.send(Command::SendMany(frames)).is_ok()
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&self, text: &str) -> bool {
+        self.send(Frame::message(text))
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&self, data: impl Into<Bytes>) -> bool {
+        self.send(Frame::binary(data))
+    }
+
+    /// Closes the session (buffered packets are delivered first).
+    pub fn close(&self) {
+        let _ = self.tx.send(Command::Close(CloseReason::ForcedClose));
+    }
+
+    /// Closes the session with a given reason.
+    pub fn close_with(&self, reason: CloseReason) {
+        let _ = self.tx.send(Command::Close(reason));
+    }
+
+    /// True once the session's task has ended.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// The open sessions by id.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    sessions: Mutex<HashMap<Arc<str>, mpsc::UnboundedSender<Command>>>,
+}
+
+impl Registry {
+    fn get(&self, sid: &str) -> Option<mpsc::UnboundedSender<Command>> {
+        self.lock().get(sid).cloned()
+    }
+
+    fn insert(&self, sid: Arc<str>, tx: mpsc::UnboundedSender<Command>) {
+        self.lock().insert(sid, tx);
+    }
+
+    pub(crate) fn remove(&self, sid: &str) {
+        self.lock().remove(sid);
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn all(&self) -> Vec<mpsc::UnboundedSender<Command>> {
+        self.lock().values().cloned().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, mpsc::UnboundedSender<Command>>> {
+        // A poisoned map is still a valid map: a panic elsewhere must not stop routing.
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The Engine.IO server. Clone it freely; clones share the sessions.
+pub struct Engine<H: Handler> {
+    inner: Arc<Inner<H>>,
+}
+
+impl<H: Handler> Clone for Engine<H> {
+    fn clone(&self) -> Self {
+        Engine {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Inner<H> {
+    config: Config,
+    handler: H,
+    registry: Arc<Registry>,
+    counter: std::sync::atomic::AtomicU32,
+}
+
+impl<H: Handler> Engine<H> {
+    /// A new engine with this configuration and handler.
+    pub fn new(config: Config, handler: H) -> Self {
+        Engine {
+            inner: Arc::new(Inner {
+                config,
+                handler,
+                registry: Arc::new(Registry::default()),
+                counter: std::sync::atomic::AtomicU32::new(0),
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &H {
+        &self.inner.handler
+    }
+
+    /// Number of open sessions.
+    pub fn session_count(&self) -> usize {
+        self.inner.registry.len()
+    }
+
+    /// Closes every session with `reason` (graceful shutdown).
+    pub fn close_all(&self, reason: CloseReason) {
+        for tx in self.inner.registry.all() {
+            let _ = tx.send(Command::Close(reason));
+        }
+    }
+
+    /// True when `path` belongs to this engine (prefix match on the configured path).
+    pub fn matches(&self, path: &str) -> bool {
+        path.starts_with(self.inner.config.path.as_str())
+    }
+
+    /// Runs an accept loop on `listener` until the listener fails. Requests outside the
+    /// engine's path get 404.
+    pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(x) => x,
+                Err(e) if is_transient_accept_error(&e) => {
+                    warn!(error = %e, "accept failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let _ = stream.set_nodelay(true);
+            let engine = self.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let engine = engine.clone();
+                    async move {
+                        if engine.matches(req.uri().path()) {
+                            Ok::<_, std::convert::Infallible>(engine.handle(req, Some(peer)).await)
+                        } else {
+                            Ok(http::not_found())
+                        }
+                    }
+                });
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .keep_alive(true)
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .with_upgrades();
+                if let Err(e) = conn.await {
+                    debug!(error = %e, "http connection ended with an error");
+                }
+            });
+        }
+    }
+
+    /// Answers one request to the engine's path.
+    pub async fn handle(&self, req: Request<Incoming>, peer: Option<SocketAddr>) -> Response<Body> {
+        let cors = http::cors_headers(&self.inner.config.cors, &req);
+        if req.method() == Method::OPTIONS
+            && let Some(h) = cors.clone()
+        {
+            return http::preflight(h);
+        }
+        let is_ws = http::is_websocket_upgrade(&req);
+        let mut res = match self.route(req, peer, is_ws).await {
+            Ok(res) => res,
+            Err(e) if is_ws => http::upgrade_error(&e),
+            Err(e) => http::polling_error(&e),
+        };
+        if let Some(h) = cors {
+            res.headers_mut().extend(h);
+        }
+        res
+    }
+
+    async fn route(
+        &self,
+        req: Request<Incoming>,
+        peer: Option<SocketAddr>,
+        is_ws: bool,
+    ) -> Result<Response<Body>, RequestError> {
+        let config = &self.inner.config;
+        let query = Query::parse(req.uri().query());
+        let transport = match query.get("transport") {
+            Some("polling") if config.transports.polling => TransportKind::Polling,
+            Some("websocket") if config.transports.websocket => TransportKind::WebSocket,
+            _ => return Err(RequestError::UnknownTransport),
+        };
+        if let Some(origin) = req.headers().get(header::ORIGIN)
+            && origin.to_str().is_err()
+        {
+            return Err(RequestError::BadRequest);
+        }
+        if let Some(sid) = query.get("sid") {
+            let tx = self
+                .inner
+                .registry
+                .get(sid)
+                .ok_or(RequestError::UnknownSid)?;
+            return match transport {
+                TransportKind::WebSocket if is_ws => {
+                    let sid: Arc<str> = sid.into();
+                    self.upgrade(req, move |ws| {
+                        let _ = tx.send(Command::Ws(ws));
+                        debug!(%sid, "websocket opened for an existing session");
+                    })
+                }
+                TransportKind::WebSocket => Err(RequestError::BadRequest),
+                TransportKind::Polling => self.polling(req, tx).await,
+            };
+        }
+        if req.method() != Method::GET {
+            return Err(RequestError::BadHandshakeMethod);
+        }
+        if transport == TransportKind::WebSocket && !is_ws {
+            return Err(RequestError::BadRequest);
+        }
+        let mut hs = Handshake {
+            sid: self.new_sid().into(),
+            transport,
+            uri: req.uri().clone(),
+            headers: req.headers().clone(),
+            query,
+            remote_addr: peer,
+            secure: false,
+            issued: SystemTime::now(),
+        };
+        match self.inner.handler.allow_request(&hs) {
+            Verdict::Allow => {}
+            Verdict::Deny(msg) => return Err(RequestError::Forbidden(msg)),
+            Verdict::Later(fut) => fut.await.map_err(RequestError::Forbidden)?,
+        }
+        if hs.query.get("EIO") != Some("4") {
+            return Err(RequestError::UnsupportedProtocolVersion);
+        }
+        hs.remote_addr = peer.map(|p| SocketAddr::new(p.ip().to_canonical(), p.port()));
+        let mut extra = HeaderMap::new();
+        self.inner.handler.initial_headers(&hs, &mut extra);
+        match transport {
+            TransportKind::Polling => {
+                let open = handshake::open_packet(
+                    &hs.sid,
+                    config.allow_upgrades && config.transports.websocket,
+                    config,
+                );
+                self.start_session(hs, None);
+                let Frame::Text(body) = open else {
+                    unreachable!("open packet is text")
+                };
+                let mut res = http::polling_payload(body);
+                append(res.headers_mut(), extra);
+                Ok(res)
+            }
+            TransportKind::WebSocket => {
+                let engine = self.clone();
+                let mut res = self.upgrade(req, move |mut ws| {
+                    ws.push(handshake::open_packet(&hs.sid, false, &engine.inner.config));
+                    engine.start_session(hs, Some(ws));
+                })?;
+                append(res.headers_mut(), extra);
+                Ok(res)
+            }
+        }
+    }
+
+    fn start_session(&self, hs: Handshake, ws: Option<ws::WsConn>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let sid = hs.sid.clone();
+        let session = Session::new(std::time::Instant::now(), &self.inner.config, hs.transport);
+        self.inner.registry.insert(sid.clone(), tx.clone());
+        let socket = Socket {
+            sid: sid.clone(),
+            tx,
+        };
+        let conn = self.inner.handler.on_open(socket, hs);
+        Driver::new(sid, session, conn, rx, self.inner.registry.clone(), ws).spawn();
+    }
+
+    /// Answers the 101 and hands the WebSocket to `then` once the upgrade completes.
+    fn upgrade(
+        &self,
+        mut req: Request<Incoming>,
+        then: impl FnOnce(ws::WsConn) + Send + 'static,
+    ) -> Result<Response<Body>, RequestError> {
+        let key = req
+            .headers()
+            .get(header::SEC_WEBSOCKET_KEY)
+            .ok_or(RequestError::BadRequest)?;
+        if req
+            .headers()
+            .get(header::SEC_WEBSOCKET_VERSION)
+            .map(|v| v.as_bytes())
+            != Some(b"13")
+        {
+            return Err(RequestError::BadRequest);
+        }
+        let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        let config = self.inner.config.clone();
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(io) => then(ws::accept(io, &config).await),
+                Err(e) => debug!(error = %e, "websocket upgrade failed"),
+            }
+        });
+        let mut res = Response::new(Full::new(Bytes::new()));
+        *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let h = res.headers_mut();
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        if let Ok(v) = HeaderValue::from_str(&accept) {
+            h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+        }
+        Ok(res)
+    }
+
+    async fn polling(
+        &self,
+        req: Request<Incoming>,
+        tx: mpsc::UnboundedSender<Command>,
+    ) -> Result<Response<Body>, RequestError> {
+        let (respond, answer) = oneshot::channel::<PollAnswer>();
+        let is_get = match *req.method() {
+            Method::GET => {
+                tx.send(Command::Get(respond))
+                    .map_err(|_| RequestError::UnknownSid)?;
+                true
+            }
+            Method::POST => {
+                let max = self.inner.config.max_payload;
+                let binary = req
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .is_some_and(|v| v.as_bytes().starts_with(b"application/octet-stream"));
+                let declared = req
+                    .headers()
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                let refused = if binary {
+                    Some(RequestError::Overlap)
+                } else if declared.is_some_and(|n| n > max as u64) {
+                    Some(RequestError::PayloadTooLarge)
+                } else {
+                    None
+                };
+                let cmd = match refused {
+                    Some(error) => Command::PostRefused { error, respond },
+                    None => {
+                        let (parts, body) = req.into_parts();
+                        let body = Box::pin(async move {
+                            match Limited::new(body, max).collect().await {
+                                Ok(collected) => Ok(collected.to_bytes()),
+                                Err(e) => Err(!e.is::<http_body_util::LengthLimitError>()),
+                            }
+                        });
+                        Command::Post {
+                            headers: parts.headers,
+                            body,
+                            respond,
+                        }
+                    }
+                };
+                tx.send(cmd).map_err(|_| RequestError::UnknownSid)?;
+                false
+            }
+            _ => return Err(RequestError::BadMethod),
+        };
+        match answer.await {
+            Ok(Ok(body)) if is_get => Ok(http::polling_payload(body)),
+            Ok(Ok(_)) => Ok(http::post_ok()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(RequestError::UnknownSid),
+        }
+    }
+
+    fn new_sid(&self) -> String {
+        let mut bytes = [0u8; 15];
+        if getrandom::fill(&mut bytes[..12]).is_err() {
+            // No OS randomness is a broken machine; refuse to mint guessable ids.
+            panic!("the operating system's random number generator failed");
+        }
+        let n = self
+            .inner
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        bytes[12..].copy_from_slice(&n.to_be_bytes()[1..]);
+        handshake::sid_from_bytes(&bytes)
+    }
+}
+
+fn append(target: &mut HeaderMap, extra: HeaderMap) {
+    let mut last = None;
+    for (name, value) in extra {
+        if let Some(n) = name {
+            last = Some(n);
+        }
+        if let Some(n) = &last {
+            target.append(n.clone(), value);
+        }
+    }
+}
+
+fn is_transient_accept_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
+    ) || e.raw_os_error() == Some(24) // EMFILE: wait for descriptors to free up
+        || e.raw_os_error() == Some(23)
+}
