@@ -335,6 +335,10 @@ impl<H: Handler> Engine<H> {
                 .registry
                 .get(sid)
                 .ok_or(RequestError::UnknownSid)?;
+            // A request for a session must speak the session's protocol version.
+            if query.get("EIO") != Some("4") {
+                return Err(RequestError::BadRequest);
+            }
             return match transport {
                 TransportKind::WebSocket if is_ws => {
                     let sid: Arc<str> = sid.into();
