@@ -51,8 +51,8 @@ pub struct Config {
     /// and the session stays on polling (default 10 s).
     pub upgrade_timeout: Duration,
     /// The largest POST body and WebSocket message accepted, in bytes, advertised to the
-    /// client as `maxPayload` (default 1,000,000). Larger POSTs get 413 (the session
-    /// stays); a larger WebSocket message closes the WebSocket with code 1009.
+    /// client as `maxPayload` (default 1,000,000). Larger POSTs get 413 and end the session
+    /// (as engine.io 6.6.13); a larger WebSocket message closes the WebSocket with code 1009.
     pub max_payload: usize,
     /// Offered transports (default both).
     pub transports: Transports,

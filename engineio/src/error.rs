@@ -51,7 +51,8 @@ pub enum RequestError {
     /// 400 with an empty body: overlapping GET or POST, binary content type on v4 polling.
     /// The session is closed.
     Overlap,
-    /// 413 with an empty body: a POST body larger than `max_payload`. The session stays.
+    /// 413 with an empty body: a POST body larger than `max_payload`. The session is closed
+    /// (as engine.io 6.6.13; 6.6.12 kept it).
     PayloadTooLarge,
     /// 500 with an empty body: a method other than GET/POST on a session. It stays.
     BadMethod,

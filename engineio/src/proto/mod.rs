@@ -434,8 +434,8 @@ impl Session {
     }
 
     /// The POST failed before its body was complete. `fatal`: the connection broke or the
-    /// body was refused in a way that closes the session (a binary content type); a body
-    /// over `max_payload` is not fatal (413, the session stays).
+    /// body was refused in a way that closes the session (a binary content type, a body
+    /// over `max_payload`, as engine.io 6.6.13 does); otherwise the session stays.
     pub fn handle_post_failed(&mut self, now: Instant, fatal: bool) {
         self.handle_timeout(now);
         self.post_active = false;

@@ -155,7 +155,20 @@ fn overlapping_posts_close_the_session() {
 }
 
 #[test]
-fn oversized_post_keeps_the_session() {
+fn fatal_post_failure_closes_the_session() {
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    s.handle_post_begin(t0).unwrap();
+    s.handle_post_failed(t0, true);
+    assert!(s.is_closed());
+    assert_eq!(
+        events(&mut s),
+        vec![Event::Closed(CloseReason::TransportError)]
+    );
+}
+
+#[test]
+fn non_fatal_post_failure_keeps_the_session() {
     let t0 = Instant::now();
     let mut s = polling(t0);
     s.handle_post_begin(t0).unwrap();

@@ -191,8 +191,8 @@ impl<C: Connection> Driver<C> {
             Command::PostRefused { error, respond } => {
                 match self.session.handle_post_begin(now()) {
                     Ok(()) => {
-                        let fatal = error != RequestError::PayloadTooLarge;
-                        self.session.handle_post_failed(now(), fatal);
+                        // engine.io >= 6.6.13 ends the session on a body over max_payload too.
+                        self.session.handle_post_failed(now(), true);
                         let _ = respond.send(Err(error));
                     }
                     Err(e) => {
@@ -262,7 +262,7 @@ impl<C: Connection> Driver<C> {
                 let _ = p.respond.send(Ok(Bytes::new()));
             }
             Err(fatal) => {
-                self.session.handle_post_failed(now(), fatal);
+                self.session.handle_post_failed(now(), true);
                 let error = if fatal {
                     RequestError::Overlap
                 } else {

@@ -35,6 +35,11 @@ pub(crate) fn polling_error(err: &RequestError) -> Response<Body> {
     let has_body = !body.is_empty();
     let mut res = Response::new(Full::new(Bytes::from(body)));
     *res.status_mut() = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    if *err == RequestError::PayloadTooLarge {
+        // The rest of the body is not read: the connection cannot be reused.
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if has_body {
         res.headers_mut().insert(
             header::CONTENT_TYPE,

@@ -210,7 +210,6 @@ struct Inner<H> {
     config: Config,
     handler: H,
     registry: Arc<Registry>,
-    counter: std::sync::atomic::AtomicU32,
 }
 
 impl<H: Handler> Engine<H> {
@@ -221,7 +220,6 @@ impl<H: Handler> Engine<H> {
                 config,
                 handler,
                 registry: Arc::new(Registry::default()),
-                counter: std::sync::atomic::AtomicU32::new(0),
             }),
         }
     }
@@ -329,7 +327,7 @@ impl<H: Handler> Engine<H> {
         {
             return Err(RequestError::BadRequest);
         }
-        if let Some(sid) = query.get("sid") {
+        if let Some(sid) = query.get("sid").filter(|s| !s.is_empty()) {
             let tx = self
                 .inner
                 .registry
@@ -517,18 +515,23 @@ impl<H: Handler> Engine<H> {
     }
 
     fn new_sid(&self) -> String {
-        let mut bytes = [0u8; 15];
-        if getrandom::fill(&mut bytes[..12]).is_err() {
-            // No OS randomness is a broken machine; refuse to mint guessable ids.
-            panic!("the operating system's random number generator failed");
-        }
-        let n = self
-            .inner
-            .counter
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        bytes[12..].copy_from_slice(&n.to_be_bytes()[1..]);
-        handshake::sid_from_bytes(&bytes)
+        random_id()
     }
+}
+
+/// A fresh unguessable id in the reference's `base64id` form: 15 bytes (12 random bytes
+/// from the operating system and a 3-byte process-wide counter), URL-safe base64, 20
+/// characters. Used for Engine.IO session ids and by the Socket.IO layer for socket ids.
+pub fn random_id() -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let mut bytes = [0u8; 15];
+    if getrandom::fill(&mut bytes[..12]).is_err() {
+        // No OS randomness is a broken machine; refuse to mint guessable ids.
+        panic!("the operating system's random number generator failed");
+    }
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    bytes[12..].copy_from_slice(&n.to_be_bytes()[1..]);
+    handshake::sid_from_bytes(&bytes)
 }
 
 fn append(target: &mut HeaderMap, extra: HeaderMap) {
