@@ -16,7 +16,9 @@ struct Civil {
 }
 
 fn civil(t: SystemTime) -> Civil {
-    let ms = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let ms = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     let days = (ms / 86_400_000) as i64;
     let rem = ms % 86_400_000;
     // Days to civil date (proleptic Gregorian), after H. Hinnant's algorithm.

@@ -10,12 +10,15 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tokio::net::{TcpListener, TcpSocket};
 
-use crate::eio;
+use socketio::server::IoHandler;
+
+use crate::{eio, sio};
 
 /// The engines of a profile.
 pub(crate) struct Routes {
     echo: Option<Engine<eio::Echo>>,
     eio_client: Option<Engine<eio::EioClient>>,
+    sio: Option<Engine<IoHandler>>,
 }
 
 impl Routes {
@@ -23,6 +26,7 @@ impl Routes {
         Routes {
             echo: Some(Engine::new(eio::protocol_config(), eio::Echo)),
             eio_client: None,
+            sio: Some(sio::protocol()),
         }
     }
 
@@ -30,6 +34,15 @@ impl Routes {
         Routes {
             echo: None,
             eio_client: Some(Engine::new(eio::eio_client_config(), eio::EioClient)),
+            sio: None,
+        }
+    }
+
+    pub(crate) fn sio_client() -> Routes {
+        Routes {
+            echo: None,
+            eio_client: None,
+            sio: Some(sio::sio_client()),
         }
     }
 
@@ -39,6 +52,9 @@ impl Routes {
             return e.handle(req, Some(peer)).await;
         }
         if let Some(e) = self.eio_client.as_ref().filter(|e| e.matches(path)) {
+            return e.handle(req, Some(peer)).await;
+        }
+        if let Some(e) = self.sio.as_ref().filter(|e| e.matches(path)) {
             return e.handle(req, Some(peer)).await;
         }
         let mut res = Response::new(Body::default());

@@ -6,7 +6,9 @@
 #![forbid(unsafe_code)]
 
 mod eio;
+mod jsdate;
 mod listen;
+mod sio;
 
 use std::process::ExitCode;
 
@@ -35,12 +37,7 @@ fn main() -> ExitCode {
     let routes = match profile.as_str() {
         "protocol" => listen::Routes::protocol(),
         "eio-client" => listen::Routes::eio_client(),
-        "sio-client" => {
-            eprintln!(
-                "fixture: profile sio-client is not available in this build yet (it needs the Socket.IO server)"
-            );
-            return ExitCode::from(3);
-        }
+        "sio-client" => listen::Routes::sio_client(),
         other => return usage(&format!("unknown profile {other:?}")),
     };
     tracing_subscriber::fmt()

@@ -29,8 +29,14 @@ const WS_LINGER: Duration = Duration::from_secs(2);
 /// (`Ok` of a POST is `ok`).
 pub(crate) type PollAnswer = Result<Bytes, RequestError>;
 
-/// Why reading a POST body failed: `fatal` closes the session, otherwise it was too large.
-pub(crate) type BodyError = bool;
+/// Why reading a POST body failed (either way the session is closed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyError {
+    /// Larger than `max_payload` (answered 413).
+    TooLarge,
+    /// The connection broke before the body was complete.
+    Broken,
+}
 
 /// A POST body being read, at most `max_payload` bytes.
 pub(crate) type BodyFuture = Pin<Box<dyn Future<Output = Result<Bytes, BodyError>> + Send>>;
@@ -39,15 +45,12 @@ pub(crate) type BodyFuture = Pin<Box<dyn Future<Output = Result<Bytes, BodyError
 pub(crate) enum Command {
     /// A polling GET.
     Get(oneshot::Sender<PollAnswer>),
-    /// A polling POST whose body is being read.
+    /// A polling POST whose body is being read; `refused` answers it with that error
+    /// (and closes the session) once the body is read.
     Post {
         headers: HeaderMap,
         body: BodyFuture,
-        respond: oneshot::Sender<PollAnswer>,
-    },
-    /// A POST refused before its body was read (too large, binary content type).
-    PostRefused {
-        error: RequestError,
+        refused: Option<RequestError>,
         respond: oneshot::Sender<PollAnswer>,
     },
     /// A WebSocket opened with this sid (an upgrade attempt).
@@ -63,6 +66,7 @@ pub(crate) enum Command {
 struct PendingPost {
     body: BodyFuture,
     headers: HeaderMap,
+    refused: Option<RequestError>,
     respond: oneshot::Sender<PollAnswer>,
 }
 
@@ -175,12 +179,14 @@ impl<C: Connection> Driver<C> {
             Command::Post {
                 headers,
                 body,
+                refused,
                 respond,
             } => match self.session.handle_post_begin(now()) {
                 Ok(()) => {
                     self.post = Some(PendingPost {
                         body,
                         headers,
+                        refused,
                         respond,
                     })
                 }
@@ -188,18 +194,6 @@ impl<C: Connection> Driver<C> {
                     let _ = respond.send(Err(e));
                 }
             },
-            Command::PostRefused { error, respond } => {
-                match self.session.handle_post_begin(now()) {
-                    Ok(()) => {
-                        // engine.io >= 6.6.13 ends the session on a body over max_payload too.
-                        self.session.handle_post_failed(now(), true);
-                        let _ = respond.send(Err(error));
-                    }
-                    Err(e) => {
-                        let _ = respond.send(Err(e));
-                    }
-                }
-            }
             Command::Ws(ws) => {
                 if self.session.handle_probe_open(now()) {
                     self.probe = Some(ws);
@@ -254,23 +248,21 @@ impl<C: Connection> Driver<C> {
 
     fn post_done(&mut self, result: Result<Bytes, BodyError>) {
         let Some(p) = self.post.take() else { return };
-        match result {
-            Ok(body) => {
+        let error = match (result, p.refused) {
+            (Ok(body), None) => {
                 self.session.handle_post(now(), body);
                 // The POST is answered after its packets were handled.
                 self.dispatch_events(Some(&p.headers));
                 let _ = p.respond.send(Ok(Bytes::new()));
+                return;
             }
-            Err(fatal) => {
-                self.session.handle_post_failed(now(), true);
-                let error = if fatal {
-                    RequestError::Overlap
-                } else {
-                    RequestError::PayloadTooLarge
-                };
-                let _ = p.respond.send(Err(error));
-            }
-        }
+            (Err(BodyError::TooLarge), _) => RequestError::PayloadTooLarge,
+            (Err(BodyError::Broken), _) => RequestError::Overlap,
+            (Ok(_), Some(refused)) => refused,
+        };
+        // engine.io >= 6.6.13 ends the session on a body over max_payload too.
+        self.session.handle_post_failed(now(), true);
+        let _ = p.respond.send(Err(error));
     }
 
     fn apply_transmits(&mut self) {
@@ -345,9 +337,7 @@ impl<C: Connection> Driver<C> {
         // Requests that raced with the end of the session.
         while let Ok(cmd) = self.rx.try_recv() {
             match cmd {
-                Command::Get(tx)
-                | Command::Post { respond: tx, .. }
-                | Command::PostRefused { respond: tx, .. } => {
+                Command::Get(tx) | Command::Post { respond: tx, .. } => {
                     let _ = tx.send(Err(RequestError::UnknownSid));
                 }
                 Command::Ws(ws) => {

@@ -20,7 +20,7 @@ use std::time::SystemTime;
 use ::http::header::{self, HeaderMap, HeaderValue};
 use ::http::{Method, Request, Response, StatusCode, Uri};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -472,34 +472,16 @@ impl<H: Handler> Engine<H> {
                     .headers()
                     .get(header::CONTENT_TYPE)
                     .is_some_and(|v| v.as_bytes().starts_with(b"application/octet-stream"));
-                let declared = req
-                    .headers()
-                    .get(header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok());
-                let refused = if binary {
-                    Some(RequestError::Overlap)
-                } else if declared.is_some_and(|n| n > max as u64) {
-                    Some(RequestError::PayloadTooLarge)
-                } else {
-                    None
-                };
-                let cmd = match refused {
-                    Some(error) => Command::PostRefused { error, respond },
-                    None => {
-                        let (parts, body) = req.into_parts();
-                        let body = Box::pin(async move {
-                            match Limited::new(body, max).collect().await {
-                                Ok(collected) => Ok(collected.to_bytes()),
-                                Err(e) => Err(!e.is::<http_body_util::LengthLimitError>()),
-                            }
-                        });
-                        Command::Post {
-                            headers: parts.headers,
-                            body,
-                            respond,
-                        }
-                    }
+                // A binary body is refused (v4 polling is text); it is still read, like
+                // an oversized one up to a bound, so the client sees the answer instead of
+                // a reset connection.
+                let refused = binary.then_some(RequestError::Overlap);
+                let (parts, body) = req.into_parts();
+                let cmd = Command::Post {
+                    headers: parts.headers,
+                    body: Box::pin(read_body(body, max)),
+                    refused,
+                    respond,
                 };
                 tx.send(cmd).map_err(|_| RequestError::UnknownSid)?;
                 false
@@ -532,6 +514,38 @@ pub fn random_id() -> String {
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     bytes[12..].copy_from_slice(&n.to_be_bytes()[1..]);
     handshake::sid_from_bytes(&bytes)
+}
+
+/// How much of a body past `max_payload` is read (and dropped) before answering 413, so
+/// the client can read the answer rather than a reset connection.
+const DRAIN_LIMIT: usize = 1 << 20;
+
+/// Reads a POST body of at most `max` bytes.
+async fn read_body(mut body: Incoming, max: usize) -> Result<Bytes, driver::BodyError> {
+    use hyper::body::Body as _;
+    let mut buf = bytes::BytesMut::new();
+    let mut total = 0usize;
+    loop {
+        let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+        match frame {
+            None => break,
+            Some(Err(_)) => return Err(driver::BodyError::Broken),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    total += data.len();
+                    if total <= max {
+                        buf.extend_from_slice(&data);
+                    } else if total > max + DRAIN_LIMIT {
+                        return Err(driver::BodyError::TooLarge);
+                    }
+                }
+            }
+        }
+    }
+    if total > max {
+        return Err(driver::BodyError::TooLarge);
+    }
+    Ok(buf.freeze())
 }
 
 fn append(target: &mut HeaderMap, extra: HeaderMap) {

@@ -155,6 +155,17 @@ impl WsConn {
                     reason: "".into(),
                 });
                 let _ = self.stream.close(frame).await;
+                // Lingering close: read (and drop) what the peer still sends until it
+                // closes, so unread bytes do not turn our close into a reset that hides
+                // the close frame (e.g. the rest of an oversized message).
+                let io = self.stream.get_mut();
+                let mut sink = [0u8; 4096];
+                loop {
+                    match tokio::io::AsyncReadExt::read(io, &mut sink).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                }
             }
         };
         let _ = tokio::time::timeout(linger, work).await;
