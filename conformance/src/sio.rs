@@ -123,7 +123,7 @@ fn main_events(socket: &Socket) {
         s.emit("hi", Payload::empty());
     });
     socket.on("echo", |_s, args, ack| {
-        if let (Some(ack), Some(first)) = (ack, args.get(0)) {
+        if let (Some(ack), Some(first)) = (ack, args.get_raw(0)) {
             ack.send(Payload::one(first));
         }
     });

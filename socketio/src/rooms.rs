@@ -1,0 +1,179 @@
+//! The room index of one namespace: room → sockets and socket → rooms, so that a
+//! broadcast finds its recipients without scanning every socket.
+//!
+//! Semantics (as the reference in-memory adapter): every socket is in the room named by
+//! its own id; a broadcast to rooms `R` except rooms `E` reaches each socket that is in
+//! at least one room of `R` (every socket when `R` is empty) and in no room of `E`, once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// A room name.
+pub type Room = Arc<str>;
+/// A socket id.
+pub type Sid = Arc<str>;
+
+/// Room membership of one namespace.
+#[derive(Debug, Default)]
+pub struct RoomIndex {
+    rooms: HashMap<Room, HashSet<Sid>>,
+    sockets: HashMap<Sid, HashSet<Room>>,
+}
+
+impl RoomIndex {
+    /// Adds a socket and puts it in its own id room.
+    pub fn add_socket(&mut self, sid: &Sid) {
+        self.join(sid, sid.clone());
+    }
+
+    /// Puts a socket in a room (idempotent).
+    pub fn join(&mut self, sid: &Sid, room: Room) {
+        self.sockets
+            .entry(sid.clone())
+            .or_default()
+            .insert(room.clone());
+        self.rooms.entry(room).or_default().insert(sid.clone());
+    }
+
+    /// Takes a socket out of a room; an emptied room is removed.
+    pub fn leave(&mut self, sid: &str, room: &str) {
+        if let Some(rooms) = self.sockets.get_mut(sid) {
+            rooms.remove(room);
+        }
+        if let Some(members) = self.rooms.get_mut(room) {
+            members.remove(sid);
+            if members.is_empty() {
+                self.rooms.remove(room);
+            }
+        }
+    }
+
+    /// Removes a socket from every room and returns the rooms it was in.
+    pub fn remove_socket(&mut self, sid: &str) -> HashSet<Room> {
+        let rooms = self.sockets.remove(sid).unwrap_or_default();
+        for room in &rooms {
+            if let Some(members) = self.rooms.get_mut(room) {
+                members.remove(sid);
+                if members.is_empty() {
+                    self.rooms.remove(room);
+                }
+            }
+        }
+        rooms
+    }
+
+    /// The rooms of a socket.
+    pub fn rooms_of(&self, sid: &str) -> Option<&HashSet<Room>> {
+        self.sockets.get(sid)
+    }
+
+    /// The members of a room.
+    pub fn members(&self, room: &str) -> Option<&HashSet<Sid>> {
+        self.rooms.get(room)
+    }
+
+    /// Every room with at least one member.
+    pub fn rooms(&self) -> impl Iterator<Item = &Room> {
+        self.rooms.keys()
+    }
+
+    /// Number of sockets.
+    pub fn socket_count(&self) -> usize {
+        self.sockets.len()
+    }
+
+    /// True when `sid` is in one of `rooms`.
+    pub fn in_any(&self, sid: &str, rooms: &[Room]) -> bool {
+        self.sockets
+            .get(sid)
+            .is_some_and(|mine| rooms.iter().any(|r| mine.contains(r)))
+    }
+
+    /// Calls `f` once for each socket in any of `rooms` (all sockets when empty) and in
+    /// none of `except`.
+    pub fn for_each_target(&self, rooms: &[Room], except: &[Room], mut f: impl FnMut(&Sid)) {
+        let excluded = |sid: &str| !except.is_empty() && self.in_any(sid, except);
+        if rooms.is_empty() {
+            for sid in self.sockets.keys() {
+                if !excluded(sid) {
+                    f(sid);
+                }
+            }
+        } else if rooms.len() == 1 {
+            if let Some(members) = self.rooms.get(&rooms[0]) {
+                for sid in members {
+                    if !excluded(sid) {
+                        f(sid);
+                    }
+                }
+            }
+        } else {
+            let mut seen: HashSet<&Sid> = HashSet::new();
+            for room in rooms {
+                if let Some(members) = self.rooms.get(room) {
+                    for sid in members {
+                        if seen.insert(sid) && !excluded(sid) {
+                            f(sid);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The targets of a broadcast, collected.
+    pub fn targets(&self, rooms: &[Room], except: &[Room]) -> Vec<Sid> {
+        let mut out = Vec::new();
+        self.for_each_target(rooms, except, |s| out.push(s.clone()));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(s: &str) -> Room {
+        Arc::from(s)
+    }
+
+    fn sorted(mut v: Vec<Sid>) -> Vec<String> {
+        v.sort();
+        v.into_iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn union_minus_except_each_once() {
+        let mut idx = RoomIndex::default();
+        for s in ["a", "b", "c"] {
+            idx.add_socket(&r(s));
+        }
+        idx.join(&r("a"), r("x"));
+        idx.join(&r("b"), r("x"));
+        idx.join(&r("b"), r("y"));
+        idx.join(&r("c"), r("y"));
+        assert_eq!(sorted(idx.targets(&[r("x"), r("y")], &[])), ["a", "b", "c"]);
+        assert_eq!(sorted(idx.targets(&[r("x")], &[r("y")])), ["a"]);
+        assert_eq!(sorted(idx.targets(&[], &[r("a")])), ["b", "c"]);
+        assert_eq!(
+            sorted(idx.targets(&[r("nobody")], &[])),
+            Vec::<String>::new()
+        );
+        // own id room
+        assert_eq!(sorted(idx.targets(&[r("c")], &[])), ["c"]);
+    }
+
+    #[test]
+    fn leave_and_remove_clean_up_empty_rooms() {
+        let mut idx = RoomIndex::default();
+        idx.add_socket(&r("a"));
+        idx.join(&r("a"), r("x"));
+        idx.leave("a", "x");
+        assert!(idx.members("x").is_none());
+        idx.join(&r("a"), r("x"));
+        let rooms = idx.remove_socket("a");
+        assert_eq!(rooms.len(), 2);
+        assert_eq!(idx.rooms().count(), 0);
+        assert_eq!(idx.socket_count(), 0);
+    }
+}

@@ -1,0 +1,203 @@
+//! Broadcast operators: `to`/`in`/`except` rooms, `volatile`, `local`, `timeout`, and
+//! the operations on the sockets they select (`fetch_sockets`, `sockets_join`,
+//! `sockets_leave`, `disconnect_sockets`).
+//!
+//! A broadcast encodes its packet ONCE; every recipient gets a clone of the same
+//! reference-counted frames.
+
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::namespace::Namespace;
+use super::payload::Payload;
+use super::socket::{AckError, Socket};
+use super::wire;
+use crate::rooms::{Room, Sid};
+
+/// Selects sockets of a namespace and acts on them. Build with [`Namespace::to`],
+/// [`Namespace::broadcast`], [`Socket::to`] or [`Socket::broadcast`].
+#[derive(Debug, Clone)]
+pub struct BroadcastOperator {
+    ns: Namespace,
+    rooms: Vec<Room>,
+    except: Vec<Room>,
+    volatile: bool,
+    local: bool,
+    compress: bool,
+    timeout: Option<Duration>,
+}
+
+impl BroadcastOperator {
+    pub(crate) fn new(ns: Namespace) -> Self {
+        BroadcastOperator {
+            ns,
+            rooms: Vec::new(),
+            except: Vec::new(),
+            volatile: false,
+            local: false,
+            compress: true,
+            timeout: None,
+        }
+    }
+
+    pub(crate) fn except_socket(mut self, sid: Sid) -> Self {
+        self.except.push(sid);
+        self
+    }
+
+    /// Adds a target room (the union of all target rooms is reached).
+    pub fn to(mut self, room: &str) -> Self {
+        let room = Room::from(room);
+        if !self.rooms.contains(&room) {
+            self.rooms.push(room);
+        }
+        self
+    }
+
+    /// Same as [`BroadcastOperator::to`].
+    pub fn in_(self, room: &str) -> Self {
+        self.to(room)
+    }
+
+    /// Excludes the sockets of a room.
+    pub fn except(mut self, room: &str) -> Self {
+        self.except.push(Room::from(room));
+        self
+    }
+
+    /// The event may be lost (no recovery offset, not replayed).
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+
+    /// Only this node's sockets (meaningful with a multi-node adapter).
+    pub fn local(mut self) -> Self {
+        self.local = true;
+        self
+    }
+
+    /// The compress flag (kept for API parity; WebSocket compression is off).
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.compress = compress;
+        self
+    }
+
+    /// The timeout of [`BroadcastOperator::emit_with_ack`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The selected rooms.
+    pub fn rooms(&self) -> &[Room] {
+        &self.rooms
+    }
+
+    /// The excluded rooms.
+    pub fn excepted(&self) -> &[Room] {
+        &self.except
+    }
+
+    /// Emits to every selected socket; returns how many were reached.
+    pub fn emit(self, event: &str, payload: Payload) -> usize {
+        let frames = self.ns.encode_logged(
+            event,
+            &payload,
+            self.volatile,
+            self.rooms.clone(),
+            self.except.clone(),
+        );
+        let st = self.ns.lock();
+        let mut n = 0;
+        st.rooms.for_each_target(&self.rooms, &self.except, |sid| {
+            if let Some(s) = st.sockets.get(sid)
+                && frames.send(s.transport())
+            {
+                n += 1;
+            }
+        });
+        n
+    }
+
+    /// Emits with an ack request to every selected socket and collects each answer
+    /// until all answered or the timeout (default 5 s) passed. One ack id is used for
+    /// all recipients, as the reference does.
+    pub fn emit_with_ack(
+        self,
+        event: &str,
+        payload: Payload,
+    ) -> impl Future<Output = Result<Vec<Payload>, (AckError, Vec<Payload>)>> + Send + 'static {
+        let id = self.ns.next_ack_id();
+        let frames = wire::event(self.ns.name(), event, &payload, Some(id));
+        let mut waiting = Vec::new();
+        {
+            let st = self.ns.lock();
+            st.rooms.for_each_target(&self.rooms, &self.except, |sid| {
+                if let Some(s) = st.sockets.get(sid) {
+                    let (tx, rx) = oneshot::channel();
+                    s.register_ack(id, tx);
+                    if frames.send(s.transport()) {
+                        waiting.push(rx);
+                    }
+                }
+            });
+        }
+        let timeout = self.timeout.unwrap_or(Duration::from_secs(5));
+        async move {
+            let deadline = tokio::time::Instant::now() + timeout;
+            let mut answers = Vec::with_capacity(waiting.len());
+            let mut timed_out = false;
+            for rx in waiting {
+                match tokio::time::timeout_at(deadline, rx).await {
+                    Ok(Ok(p)) => answers.push(p),
+                    Ok(Err(_)) => {}
+                    Err(_) => timed_out = true,
+                }
+            }
+            if timed_out {
+                Err((AckError::Timeout, answers))
+            } else {
+                Ok(answers)
+            }
+        }
+    }
+
+    /// The selected sockets.
+    pub fn fetch_sockets(&self) -> Vec<Socket> {
+        let st = self.ns.lock();
+        let mut out = Vec::new();
+        st.rooms.for_each_target(&self.rooms, &self.except, |sid| {
+            if let Some(s) = st.sockets.get(sid) {
+                out.push(s.clone());
+            }
+        });
+        out
+    }
+
+    /// Puts the selected sockets in `room`.
+    pub fn sockets_join(&self, room: &str) {
+        for s in self.fetch_sockets() {
+            s.join(room);
+        }
+    }
+
+    /// Takes the selected sockets out of `room`.
+    pub fn sockets_leave(&self, room: &str) {
+        for s in self.fetch_sockets() {
+            s.leave(room);
+        }
+    }
+
+    /// Disconnects the selected sockets; with `close`, their whole connections.
+    pub fn disconnect_sockets(&self, close: bool) {
+        for s in self.fetch_sockets() {
+            if close {
+                s.close_connection();
+            } else {
+                s.disconnect();
+            }
+        }
+    }
+}

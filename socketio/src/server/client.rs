@@ -1,0 +1,248 @@
+//! The Socket.IO state of one Engine.IO connection: its namespace sockets and the
+//! binary packet being reassembled. It runs on the connection's own task (it is the
+//! Engine.IO [`Connection`](engineio::Connection)), so packets are handled in order.
+//!
+//! Any decode error, a packet for a namespace not joined, a duplicate CONNECT, a client
+//! CONNECT_ERROR, text while attachments are awaited or binary when none is awaited
+//! closes the whole connection, as the reference server does.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use engineio::server::MessageContext;
+use engineio::{CloseReason, Message};
+use tracing::debug;
+
+use super::IoInner;
+use super::namespace::{ConnectRequest, Namespace};
+use super::payload::Payload;
+use super::socket::{DisconnectReason, Socket};
+use super::wire;
+use crate::codec::{Incoming, Reassembler};
+use crate::packet::{Packet, PacketType};
+use crate::raw::{RawArgs, RawJson};
+
+/// The Socket.IO state of one Engine.IO connection (the engine's per-session state).
+pub struct Client {
+    io: Arc<IoInner>,
+    conn: engineio::Socket,
+    handshake: Arc<engineio::Handshake>,
+    sockets: HashMap<Box<str>, Socket>,
+    reassembler: Reassembler,
+    joined: Arc<AtomicBool>,
+    closed: bool,
+}
+
+impl Client {
+    pub(crate) fn new(
+        io: Arc<IoInner>,
+        conn: engineio::Socket,
+        handshake: engineio::Handshake,
+        joined: Arc<AtomicBool>,
+    ) -> Client {
+        let reassembler = Reassembler::new(io.config.decoder);
+        Client {
+            io,
+            conn,
+            handshake: Arc::new(handshake),
+            sockets: HashMap::new(),
+            reassembler,
+            joined,
+            closed: false,
+        }
+    }
+
+    fn fail(&mut self, why: &str) {
+        debug!(why, "closing the connection");
+        self.closed = true;
+        self.conn.close_with(CloseReason::ParseError);
+    }
+
+    fn socket(&mut self, nsp: &str) -> Option<Socket> {
+        match self.sockets.get(nsp) {
+            Some(s) if s.connected() => Some(s.clone()),
+            Some(_) => {
+                // Disconnected by the server since: the namespace is no longer joined.
+                self.sockets.remove(nsp);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn handle(&mut self, packet: Packet, attachments: Vec<Bytes>) {
+        let nsp = packet.nsp().as_str().to_owned();
+        match packet.packet_type() {
+            PacketType::Connect => self.connect(&nsp, packet.auth().cloned()),
+            PacketType::Disconnect => match self.socket(&nsp) {
+                Some(s) => {
+                    self.sockets.remove(nsp.as_str());
+                    if s.mark_disconnected() {
+                        s.namespace()
+                            .remove_socket(&s, DisconnectReason::ClientNamespaceDisconnect);
+                    }
+                }
+                None => self.fail("DISCONNECT for a namespace not joined"),
+            },
+            PacketType::Event | PacketType::BinaryEvent => {
+                let Some(s) = self.socket(&nsp) else {
+                    return self.fail("EVENT for a namespace not joined");
+                };
+                let Some(name) = packet.event_name() else {
+                    return self.fail("EVENT without a name");
+                };
+                let args = packet.args().cloned().unwrap_or_else(RawArgs::empty);
+                s.dispatch(
+                    &name.to_key(),
+                    Payload::from_raw(args, attachments),
+                    packet.ack_id(),
+                );
+            }
+            PacketType::Ack | PacketType::BinaryAck => {
+                let Some(s) = self.socket(&nsp) else {
+                    return self.fail("ACK for a namespace not joined");
+                };
+                let args = packet.args().cloned().unwrap_or_else(RawArgs::empty);
+                if let Some(id) = packet.ack_id() {
+                    s.handle_ack(id, Payload::from_raw(args, attachments));
+                }
+            }
+            PacketType::ConnectError => self.fail("CONNECT_ERROR from a client"),
+        }
+    }
+
+    fn connect(&mut self, nsp: &str, auth: Option<RawJson>) {
+        if self.socket(nsp).is_some() {
+            return self.fail("duplicate CONNECT");
+        }
+        let Some(ns) = self.io.namespace_for(nsp) else {
+            self.conn
+                .send(wire::connect_error(nsp, "Invalid namespace", None));
+            return;
+        };
+        let auth = auth.unwrap_or_else(empty_object);
+
+        if let Some(socket) = self.try_restore(&ns, &auth) {
+            self.admit(&ns, socket);
+            return;
+        }
+        let req = ConnectRequest {
+            namespace: ns.name(),
+            handshake: &self.handshake,
+            auth: &auth,
+        };
+        if let Err(e) = ns.run_middlewares(&req) {
+            let data = e.data.as_ref().map(|d| d.to_string());
+            self.conn
+                .send(wire::connect_error(nsp, &e.message, data.as_deref()));
+            return;
+        }
+        let pid = ns
+            .inner
+            .recovery
+            .as_ref()
+            .map(|_| Arc::<str>::from(engineio::server::random_id()));
+        let socket = Socket::new(
+            Arc::from(engineio::server::random_id()),
+            pid,
+            ns.clone(),
+            self.conn.clone(),
+            self.handshake.clone(),
+            auth,
+            false,
+            serde_json::Value::Null,
+        );
+        ns.add_socket(&socket, &[]);
+        self.conn.send(wire::connect(
+            ns.name(),
+            socket.id(),
+            socket.inner.pid.as_deref(),
+        ));
+        self.admit(&ns, socket);
+    }
+
+    /// A CONNECT with `pid` and `offset` (both strings) may restore a kept session.
+    fn try_restore(&mut self, ns: &Namespace, auth: &RawJson) -> Option<Socket> {
+        let rec = ns.inner.recovery.as_ref()?;
+        let obj: serde_json::Map<String, serde_json::Value> = auth.deserialize().ok()?;
+        let pid = obj.get("pid")?.as_str()?;
+        let offset = obj.get("offset")?.as_str()?;
+        let (saved, missed) = rec.restore(pid, offset)?;
+        if !rec.config.skip_middlewares {
+            let req = ConnectRequest {
+                namespace: ns.name(),
+                handshake: &self.handshake,
+                auth,
+            };
+            if ns.run_middlewares(&req).is_err() {
+                return None;
+            }
+        }
+        let socket = Socket::new(
+            saved.sid.clone(),
+            Some(Arc::from(pid)),
+            ns.clone(),
+            self.conn.clone(),
+            self.handshake.clone(),
+            auth.clone(),
+            true,
+            saved.data.clone(),
+        );
+        ns.add_socket(&socket, &saved.rooms);
+        // As the reference: the missed packets first, then the CONNECT reply.
+        for frames in &missed {
+            frames.send(&self.conn);
+        }
+        self.conn
+            .send(wire::connect(ns.name(), socket.id(), Some(pid)));
+        Some(socket)
+    }
+
+    fn admit(&mut self, ns: &Namespace, socket: Socket) {
+        self.joined.store(true, Ordering::Release);
+        self.sockets.insert(ns.name().into(), socket.clone());
+        if let Some(handler) = ns.connection_handler() {
+            handler(&socket);
+        }
+    }
+}
+
+fn empty_object() -> RawJson {
+    RawJson::from(&serde_json::Value::Object(serde_json::Map::new()))
+}
+
+impl engineio::Connection for Client {
+    fn on_message(&mut self, msg: Message, _ctx: &MessageContext<'_>) {
+        if self.closed {
+            return;
+        }
+        let result = match msg {
+            Message::Text(text) => self.reassembler.handle_text(text),
+            Message::Binary(data) => self.reassembler.handle_binary(data),
+        };
+        match result {
+            Ok(None) => {}
+            Ok(Some(Incoming::Packet(p))) => self.handle(p, Vec::new()),
+            Ok(Some(Incoming::Binary(b))) => {
+                let (packet, attachments, _) = b.into_parts();
+                self.handle(packet, attachments);
+            }
+            Err(e) => {
+                debug!(error = %e, "bad packet");
+                self.fail("protocol error");
+            }
+        }
+    }
+
+    fn on_close(&mut self, reason: CloseReason) {
+        self.reassembler.reset();
+        let reason = DisconnectReason::from_engine(reason);
+        for (_, s) in self.sockets.drain() {
+            if s.mark_disconnected() {
+                s.namespace().remove_socket(&s, reason);
+            }
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! A namespace: its sockets, room index, middlewares, connection handler, ack-id counter
+//! and (when enabled) its connection state recovery log.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use super::broadcast::BroadcastOperator;
+use super::payload::Payload;
+use super::recovery::{Recovery, RecoveryConfig};
+use super::socket::{DisconnectReason, Socket};
+use super::wire::{self, Frames};
+use crate::raw::RawJson;
+use crate::rooms::{Room, RoomIndex, Sid};
+
+/// Refusal of a CONNECT by a middleware: the client gets CONNECT_ERROR
+/// `{"message":…,"data":…}` (`data` only when set).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectError {
+    /// The message the client sees as the error's `message`.
+    pub message: String,
+    /// Extra data for the client (`err.data`), any JSON.
+    pub data: Option<serde_json::Value>,
+}
+
+impl ConnectError {
+    /// A refusal with a message and no data.
+    pub fn new(message: impl Into<String>) -> Self {
+        ConnectError {
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// Adds data.
+    pub fn with_data(mut self, data: serde_json::Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+}
+
+/// What a middleware sees of a connecting client.
+#[derive(Debug)]
+pub struct ConnectRequest<'a> {
+    /// The namespace name.
+    pub namespace: &'a str,
+    /// The Engine.IO handshake (query, headers, address).
+    pub handshake: &'a engineio::Handshake,
+    /// The CONNECT payload (`{}` when absent).
+    pub auth: &'a RawJson,
+}
+
+/// A connect middleware.
+pub(crate) type Middleware =
+    Arc<dyn Fn(&ConnectRequest<'_>) -> Result<(), ConnectError> + Send + Sync>;
+/// A connection handler.
+pub(crate) type ConnectionHandler = Arc<dyn Fn(&Socket) + Send + Sync>;
+
+#[derive(Default)]
+pub(crate) struct NsState {
+    pub(crate) sockets: HashMap<Sid, Socket>,
+    pub(crate) rooms: RoomIndex,
+}
+
+pub(crate) struct NsInner {
+    name: Arc<str>,
+    pub(crate) state: Mutex<NsState>,
+    middlewares: RwLock<Vec<Middleware>>,
+    on_connection: RwLock<Option<ConnectionHandler>>,
+    ack_ids: AtomicU64,
+    pub(crate) recovery: Option<Recovery>,
+}
+
+/// A namespace. Cheap to clone; clones are the same namespace.
+#[derive(Clone)]
+pub struct Namespace {
+    pub(crate) inner: Arc<NsInner>,
+}
+
+impl std::fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Namespace")
+            .field("name", &self.inner.name)
+            .finish()
+    }
+}
+
+impl Namespace {
+    pub(crate) fn new(name: &str, recovery: Option<RecoveryConfig>) -> Namespace {
+        Namespace {
+            inner: Arc::new(NsInner {
+                name: Arc::from(name),
+                state: Mutex::new(NsState::default()),
+                middlewares: RwLock::new(Vec::new()),
+                on_connection: RwLock::new(None),
+                ack_ids: AtomicU64::new(0),
+                recovery: recovery.map(Recovery::new),
+            }),
+        }
+    }
+
+    /// The name (`/`, `/admin`, …).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Adds a connect middleware; middlewares run in order and the first refusal wins.
+    pub fn use_middleware(
+        &self,
+        middleware: impl Fn(&ConnectRequest<'_>) -> Result<(), ConnectError> + Send + Sync + 'static,
+    ) -> &Self {
+        self.inner
+            .middlewares
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::new(middleware));
+        self
+    }
+
+    /// Sets the handler run for each new socket, right after its CONNECT reply is sent.
+    pub fn on_connection(&self, handler: impl Fn(&Socket) + Send + Sync + 'static) -> &Self {
+        *self
+            .inner
+            .on_connection
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(handler));
+        self
+    }
+
+    /// A broadcast to every socket of the namespace (narrow it with `to`/`except`).
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.clone())
+    }
+
+    /// A broadcast to `room`.
+    pub fn to(&self, room: &str) -> BroadcastOperator {
+        self.broadcast().to(room)
+    }
+
+    /// Emits to every socket of the namespace.
+    pub fn emit(&self, event: &str, payload: Payload) {
+        self.broadcast().emit(event, payload);
+    }
+
+    /// Number of connected sockets.
+    pub fn socket_count(&self) -> usize {
+        self.lock().sockets.len()
+    }
+
+    /// The socket with this id.
+    pub fn socket(&self, id: &str) -> Option<Socket> {
+        self.lock().sockets.get(id).cloned()
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, NsState> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn next_ack_id(&self) -> u64 {
+        self.inner.ack_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn run_middlewares(&self, req: &ConnectRequest<'_>) -> Result<(), ConnectError> {
+        let mws: Vec<Middleware> = self
+            .inner
+            .middlewares
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        mws.iter().try_for_each(|m| m(req))
+    }
+
+    pub(crate) fn connection_handler(&self) -> Option<ConnectionHandler> {
+        self.inner
+            .on_connection
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn add_socket(&self, socket: &Socket, rooms: &[Room]) {
+        let mut st = self.lock();
+        st.rooms.add_socket(socket.id());
+        for r in rooms {
+            st.rooms.join(socket.id(), r.clone());
+        }
+        st.sockets.insert(socket.id().clone(), socket.clone());
+    }
+
+    /// Removes a socket after it disconnected; keeps it for recovery when the reason
+    /// allows; runs its disconnect handlers.
+    pub(crate) fn remove_socket(&self, socket: &Socket, reason: DisconnectReason) {
+        let rooms = {
+            let mut st = self.lock();
+            st.sockets.remove(socket.id());
+            st.rooms.remove_socket(socket.id())
+        };
+        if let (Some(rec), Some(pid)) = (&self.inner.recovery, &socket.inner.pid)
+            && reason.is_recoverable()
+        {
+            rec.save(
+                pid.clone(),
+                socket.id().clone(),
+                rooms.into_iter().collect(),
+                socket.data(),
+            );
+        }
+        socket.run_disconnect_handlers(reason);
+    }
+
+    pub(crate) fn join(&self, sid: &Sid, room: Room) {
+        let mut st = self.lock();
+        if st.sockets.contains_key(sid) {
+            st.rooms.join(sid, room);
+        }
+    }
+
+    pub(crate) fn leave(&self, sid: &Sid, room: &str) {
+        self.lock().rooms.leave(sid, room);
+    }
+
+    pub(crate) fn rooms_of(&self, sid: &str) -> Vec<Room> {
+        self.lock()
+            .rooms
+            .rooms_of(sid)
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Emits to one socket; with recovery on (and not volatile) the event gets an
+    /// offset and is logged for the socket's id room.
+    pub(crate) fn emit_to_socket(
+        &self,
+        socket: &Socket,
+        event: &str,
+        payload: &Payload,
+        volatile: bool,
+    ) -> bool {
+        let frames =
+            self.encode_logged(event, payload, volatile, vec![socket.id().clone()], vec![]);
+        frames.send(socket.transport())
+    }
+
+    /// Encodes an event once; with recovery on (and not volatile) appends a fresh offset
+    /// and logs the packet for `rooms` except `except`.
+    pub(crate) fn encode_logged(
+        &self,
+        event: &str,
+        payload: &Payload,
+        volatile: bool,
+        rooms: Vec<Room>,
+        except: Vec<Room>,
+    ) -> Frames {
+        match &self.inner.recovery {
+            Some(rec) if !volatile => {
+                let offset = rec.next_offset();
+                let frames = wire::event(
+                    self.name(),
+                    event,
+                    &payload.with_trailing_string(&offset),
+                    None,
+                );
+                rec.log(offset, rooms, except, frames.clone());
+                frames
+            }
+            _ => wire::event(self.name(), event, payload, None),
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The arguments of an event or an ack.
+//!
+//! Received arguments stay the client's raw JSON (placeholders included) plus the binary
+//! attachments, so relaying or echoing them is byte-identical to what came in. Outgoing
+//! arguments can also be [`Value`]s, which may hold binary at any depth; encoding turns
+//! that binary into attachments, numbered depth-first.
+
+use bytes::Bytes;
+
+use crate::codec::{self, Args};
+use crate::raw::{RawArgs, RawJson};
+use crate::value::Value;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Inner {
+    Raw {
+        args: RawArgs,
+        attachments: Vec<Bytes>,
+    },
+    Values(Vec<Value>),
+}
+
+/// Event or ack arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payload(Inner);
+
+impl Default for Payload {
+    fn default() -> Self {
+        Payload::empty()
+    }
+}
+
+impl Payload {
+    /// No arguments.
+    pub fn empty() -> Payload {
+        Payload(Inner::Values(Vec::new()))
+    }
+
+    /// Arguments as they were received: raw JSON elements whose placeholders are numbered
+    /// into `attachments` (checked by the decoder).
+    pub fn from_raw(args: RawArgs, attachments: Vec<Bytes>) -> Payload {
+        Payload(Inner::Raw { args, attachments })
+    }
+
+    /// One argument per value.
+    pub fn from_values(values: Vec<Value>) -> Payload {
+        Payload(Inner::Values(values))
+    }
+
+    /// A single argument.
+    pub fn one(value: impl Into<Value>) -> Payload {
+        Payload(Inner::Values(vec![value.into()]))
+    }
+
+    /// Arguments from a serde value that serializes to an array or tuple (`("a", 1)`),
+    /// without binary.
+    pub fn from_serialize<T: serde::Serialize + ?Sized>(args: &T) -> serde_json::Result<Payload> {
+        let array = RawJson::from_serialize(args)?;
+        let args = RawArgs::from_array(&array).ok_or_else(|| {
+            <serde_json::Error as serde::ser::Error>::custom("arguments must serialize to an array")
+        })?;
+        Ok(Payload::from_raw(args, Vec::new()))
+    }
+
+    /// Number of arguments.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Inner::Raw { args, .. } => args.len(),
+            Inner::Values(v) => v.len(),
+        }
+    }
+
+    /// True without arguments.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every argument as a [`Value`] with binary substituted back in; JSON parts stay
+    /// raw text (cheap, and byte-identical when sent on).
+    pub fn raw_values(&self) -> Vec<Value> {
+        match &self.0 {
+            Inner::Values(v) => v.clone(),
+            Inner::Raw { args, attachments } if attachments.is_empty() => {
+                args.iter().map(Value::Raw).collect()
+            }
+            Inner::Raw { args, attachments } => {
+                match codec::reconstruct(&args.to_array(), attachments) {
+                    Ok(Value::Array(items)) => items,
+                    _ => Vec::new(),
+                }
+            }
+        }
+    }
+
+    /// Every argument as a parsed [`Value`] tree (binary substituted back in).
+    pub fn values(&self) -> Vec<Value> {
+        self.raw_values().into_iter().map(Value::expand).collect()
+    }
+
+    /// Argument `index` as a parsed [`Value`] tree (binary substituted back in), for
+    /// inspection: `payload.get(0)?.get("id")?.as_number()`.
+    pub fn get(&self, index: usize) -> Option<Value> {
+        self.get_raw(index).map(Value::expand)
+    }
+
+    /// Argument `index` with its JSON kept as raw text, to send it on unchanged.
+    pub fn get_raw(&self, index: usize) -> Option<Value> {
+        match &self.0 {
+            Inner::Values(v) => v.get(index).cloned(),
+            Inner::Raw { args, attachments } if attachments.is_empty() => {
+                args.get(index).map(Value::Raw)
+            }
+            Inner::Raw { .. } => self.raw_values().into_iter().nth(index),
+        }
+    }
+
+    /// The binary argument at `index`, if that argument is a buffer.
+    pub fn binary(&self, index: usize) -> Option<Bytes> {
+        self.get(index).and_then(|v| v.as_binary().cloned())
+    }
+
+    /// Deserializes the arguments (a JSON array) into `T`, e.g. a tuple. Binary
+    /// arguments appear as their placeholders.
+    pub fn deserialize<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
+        match &self.0 {
+            Inner::Raw { args, .. } => args.deserialize(),
+            Inner::Values(v) => Value::Array(v.clone()).deserialize(),
+        }
+    }
+
+    /// The encoder's view of these arguments.
+    pub(crate) fn as_args(&self) -> Args<'_> {
+        match &self.0 {
+            Inner::Raw { args, attachments } if attachments.is_empty() => Args::Raw(args),
+            Inner::Raw { args, attachments } => Args::RawBinary { args, attachments },
+            Inner::Values(v) => Args::Values(v),
+        }
+    }
+
+    /// These arguments followed by one more string (the recovery offset).
+    pub(crate) fn with_trailing_string(&self, s: &str) -> Payload {
+        let mut values = self.raw_values();
+        values.push(Value::from(s));
+        Payload(Inner::Values(values))
+    }
+}
