@@ -54,7 +54,7 @@ pub(crate) enum Command {
         respond: oneshot::Sender<PollAnswer>,
     },
     /// A WebSocket opened with this sid (an upgrade attempt).
-    Ws(WsConn),
+    Ws(Box<WsConn>),
     /// A frame from the application.
     Send(Frame),
     /// Frames that must stay together (a binary packet and its attachments).
@@ -196,7 +196,7 @@ impl<C: Connection> Driver<C> {
             },
             Command::Ws(ws) => {
                 if self.session.handle_probe_open(now()) {
-                    self.probe = Some(ws);
+                    self.probe = Some(*ws);
                 } else {
                     debug!("second websocket for the session refused");
                     tokio::spawn(ws.shutdown(None, WS_LINGER));

@@ -341,7 +341,7 @@ impl<H: Handler> Engine<H> {
                 TransportKind::WebSocket if is_ws => {
                     let sid: Arc<str> = sid.into();
                     self.upgrade(req, move |ws| {
-                        let _ = tx.send(Command::Ws(ws));
+                        let _ = tx.send(Command::Ws(Box::new(ws)));
                         debug!(%sid, "websocket opened for an existing session");
                     })
                 }
