@@ -1,4 +1,4 @@
-//! Listeners on 127.0.0.1 and [::1] (SO_REUSEADDR), routing by path prefix to the
+//! Listeners on 127.0.0.1 and `[::1]` (SO_REUSEADDR), routing by path prefix to the
 //! profile's engines, and a prompt exit on SIGTERM.
 
 use std::convert::Infallible;

@@ -390,6 +390,8 @@ export class WsProbe {
     this.error = null;
     this.status = null; // HTTP status of a refused upgrade
     this.upgradeHeaders = null;
+    this.autoPong = false; // see enableAutoPong()
+    this.pingsAnswered = 0;
     this.ws = new WebSocket(url, options);
     openSockets.add(this);
     this.ws.on("upgrade", (res) => {
@@ -398,6 +400,10 @@ export class WsProbe {
     });
     this.ws.on("message", (data, isBinary) => {
       const msg = isBinary ? { data: Buffer.from(data), binary: true } : { data: data.toString("utf8"), binary: false };
+      if (this.autoPong && !msg.binary && msg.data === "2") {
+        this.#pong();
+        return;
+      }
       const waiter = this.waiters.shift();
       if (waiter) waiter.resolve(msg);
       else this.queue.push(msg);
@@ -428,6 +434,28 @@ export class WsProbe {
 
   send(data) {
     this.ws.send(data);
+  }
+
+  #pong() {
+    this.pingsAnswered++;
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send("3");
+  }
+
+  /**
+   * From now on, answer every server ping `2` with `3` as soon as it arrives
+   * (pings already queued included) and keep pings out of the queue, so that
+   * a short pingTimeout cannot end the session while a test is busy. Returns
+   * the probe.
+   */
+  enableAutoPong() {
+    this.autoPong = true;
+    const rest = [];
+    for (const msg of this.queue) {
+      if (!msg.binary && msg.data === "2") this.#pong();
+      else rest.push(msg);
+    }
+    this.queue = rest;
+    return this;
   }
 
   /**
