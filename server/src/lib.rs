@@ -1,7 +1,8 @@
 //! Herald: a Socket.IO push-notification service.
 //!
 //! This crate is the thin `herald` binary: it parses the command line, sets up logging,
-//! binds the listener and serves the Engine.IO/Socket.IO endpoint plus health checks.
+//! binds the listener and serves the Socket.IO endpoint (`/socket.io/`, main namespace)
+//! plus health checks. Sites, auth and the publish API are yet to come.
 //! Protocol work lives in the `engineio` and `socketio` crates. [`run`] takes a bound
 //! listener and a shutdown signal so tests can start the service on port 0.
 #![forbid(unsafe_code)]
@@ -14,10 +15,11 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use engineio::server::{Body, Connection, Handler, Handshake, MessageContext, Socket};
-use engineio::{CloseReason, Config as EngineConfig, Engine, Frame, Message};
+use engineio::server::Body;
+use engineio::{CloseReason, Config as EngineConfig, Engine};
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
+use socketio::server::{Io, IoHandler};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
@@ -26,6 +28,8 @@ use tracing::{info, warn};
 pub struct Config {
     /// The Engine.IO settings (path, timers, limits, CORS).
     pub engine: EngineConfig,
+    /// The Socket.IO settings (connect timeout, recovery, decoder limits).
+    pub socketio: socketio::server::Config,
 }
 
 impl Default for Config {
@@ -35,40 +39,9 @@ impl Default for Config {
                 path: "/socket.io/".into(),
                 ..EngineConfig::default()
             },
+            socketio: socketio::server::Config::default(),
         }
     }
-}
-
-/// The handler of the interim service: every message is echoed back to its sender.
-struct Echo;
-
-/// Per-session state of [`Echo`].
-struct EchoConn(Socket);
-
-impl Handler for Echo {
-    type Connection = EchoConn;
-    fn on_open(&self, socket: Socket, _hs: Handshake) -> EchoConn {
-        EchoConn(socket)
-    }
-}
-
-impl Connection for EchoConn {
-    fn on_message(&mut self, msg: Message, _ctx: &MessageContext<'_>) {
-        match msg {
-            Message::Text(t) => {
-                let mut buf = Vec::with_capacity(t.len() + 1);
-                buf.push(b'4');
-                buf.extend_from_slice(&t);
-                if let Some(frame) = Frame::from_encoded_message(buf.into()) {
-                    self.0.send(frame);
-                }
-            }
-            Message::Binary(b) => {
-                self.0.send(Frame::Binary(b));
-            }
-        }
-    }
-    fn on_close(&mut self, _reason: CloseReason) {}
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {
@@ -83,7 +56,10 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let engine = Engine::new(config.engine, Echo);
+    let io = Io::new(config.socketio);
+    // The main namespace accepts every client until sites and auth land.
+    io.of("/");
+    let engine = io.engine(config.engine);
     info!(addr = %listener.local_addr()?, "herald listening");
     let accept = {
         let engine = engine.clone();
@@ -111,7 +87,11 @@ pub async fn run(
     Ok(())
 }
 
-async fn serve_connection(engine: Engine<Echo>, stream: tokio::net::TcpStream, peer: SocketAddr) {
+async fn serve_connection(
+    engine: Engine<IoHandler>,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+) {
     let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
         let engine = engine.clone();
         async move {
