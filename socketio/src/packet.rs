@@ -131,7 +131,7 @@ impl Namespace {
 
     /// Wraps a name the decoder has checked.
     pub(crate) fn from_decoded(bytes: Bytes) -> Self {
-        Namespace(Utf8Bytes::from_utf8_unchecked_valid(bytes))
+        Namespace(Utf8Bytes::from_validated(bytes))
     }
 
     /// Whether `name` is a valid namespace name.

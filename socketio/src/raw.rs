@@ -63,7 +63,7 @@ impl Utf8Bytes {
     }
 
     /// Wraps bytes known to be UTF-8.
-    pub(crate) fn from_utf8_unchecked_valid(bytes: Bytes) -> Self {
+    pub(crate) fn from_validated(bytes: Bytes) -> Self {
         debug_assert!(std::str::from_utf8(&bytes).is_ok());
         Utf8Bytes(bytes)
     }

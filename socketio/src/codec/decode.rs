@@ -266,7 +266,7 @@ pub(crate) fn validate_payload(
                         return Err(DecodeError::ReservedEventName);
                     }
                     EventName::Str(match name {
-                        std::borrow::Cow::Borrowed(_) => Utf8Bytes::from_utf8_unchecked_valid(
+                        std::borrow::Cow::Borrowed(_) => Utf8Bytes::from_validated(
                             buf.slice(base + first.start + 1..base + first.end - 1),
                         ),
                         std::borrow::Cow::Owned(s) => Utf8Bytes::from(s),
