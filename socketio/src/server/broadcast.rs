@@ -13,6 +13,7 @@ use super::namespace::Namespace;
 use super::payload::Payload;
 use super::socket::{AckError, Socket};
 use super::wire;
+use crate::adapter::{ClusterMessage, RemoteSocket, Target};
 use crate::rooms::{Room, Sid};
 
 /// Selects sockets of a namespace and acts on them. Build with [`Namespace::to`],
@@ -38,6 +39,29 @@ impl BroadcastOperator {
             local: false,
             compress: true,
             timeout: None,
+        }
+    }
+
+    pub(crate) fn targeting(ns: Namespace, target: Target) -> Self {
+        let mut op = BroadcastOperator::new(ns);
+        op.rooms = target.rooms;
+        op.except = target.except;
+        op
+    }
+
+    fn target(&self) -> Target {
+        Target {
+            rooms: self.rooms.clone(),
+            except: self.except.clone(),
+        }
+    }
+
+    /// The cluster to tell, unless this operation is local.
+    fn cluster(&self) -> Option<&std::sync::Arc<crate::adapter::Cluster>> {
+        if self.local {
+            None
+        } else {
+            self.ns.inner.adapter.as_cluster()
         }
     }
 
@@ -100,8 +124,18 @@ impl BroadcastOperator {
         &self.except
     }
 
-    /// Emits to every selected socket; returns how many were reached.
+    /// Emits to every selected socket, on every node unless `local`; returns how many
+    /// sockets of this node were reached.
     pub fn emit(self, event: &str, payload: Payload) -> usize {
+        if let Some(c) = self.cluster() {
+            c.publish(ClusterMessage::Broadcast {
+                nsp: self.ns.name().to_string(),
+                target: self.target(),
+                event: event.to_string(),
+                payload: payload.clone(),
+                volatile: self.volatile,
+            });
+        }
         let frames = self.ns.encode_logged(
             event,
             &payload,
@@ -164,7 +198,34 @@ impl BroadcastOperator {
         }
     }
 
-    /// The selected sockets.
+    /// The selected sockets of every node (this node's and the others' answers within
+    /// the cluster's request timeout).
+    pub fn fetch_all_sockets(&self) -> impl Future<Output = Vec<RemoteSocket>> + Send + 'static {
+        let local = self.local_remote_sockets();
+        let remote = self
+            .cluster()
+            .map(|c| c.fetch_remote(self.ns.name(), self.target()));
+        async move {
+            let mut all = local;
+            if let Some(remote) = remote {
+                all.extend(remote.await);
+            }
+            all
+        }
+    }
+
+    pub(crate) fn local_remote_sockets(&self) -> Vec<RemoteSocket> {
+        self.fetch_sockets()
+            .into_iter()
+            .map(|s| RemoteSocket {
+                id: s.id().clone(),
+                rooms: s.rooms(),
+                data: s.data(),
+            })
+            .collect()
+    }
+
+    /// The selected sockets of this node.
     pub fn fetch_sockets(&self) -> Vec<Socket> {
         let st = self.ns.lock();
         let mut out = Vec::new();
@@ -176,22 +237,44 @@ impl BroadcastOperator {
         out
     }
 
-    /// Puts the selected sockets in `room`.
+    /// Puts the selected sockets (of every node unless `local`) in `room`.
     pub fn sockets_join(&self, room: &str) {
+        if let Some(c) = self.cluster() {
+            c.publish(ClusterMessage::SocketsJoin {
+                nsp: self.ns.name().to_string(),
+                target: self.target(),
+                rooms: vec![Room::from(room)],
+            });
+        }
         for s in self.fetch_sockets() {
             s.join(room);
         }
     }
 
-    /// Takes the selected sockets out of `room`.
+    /// Takes the selected sockets (of every node unless `local`) out of `room`.
     pub fn sockets_leave(&self, room: &str) {
+        if let Some(c) = self.cluster() {
+            c.publish(ClusterMessage::SocketsLeave {
+                nsp: self.ns.name().to_string(),
+                target: self.target(),
+                rooms: vec![Room::from(room)],
+            });
+        }
         for s in self.fetch_sockets() {
             s.leave(room);
         }
     }
 
-    /// Disconnects the selected sockets; with `close`, their whole connections.
+    /// Disconnects the selected sockets (of every node unless `local`); with `close`,
+    /// their whole connections.
     pub fn disconnect_sockets(&self, close: bool) {
+        if let Some(c) = self.cluster() {
+            c.publish(ClusterMessage::DisconnectSockets {
+                nsp: self.ns.name().to_string(),
+                target: self.target(),
+                close,
+            });
+        }
         for s in self.fetch_sockets() {
             if close {
                 s.close_connection();

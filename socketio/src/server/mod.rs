@@ -48,6 +48,7 @@ pub use payload::Payload;
 pub use recovery::RecoveryConfig;
 pub use socket::{AckError, AckSender, DisconnectReason, Socket};
 
+use crate::adapter::Adapter;
 use crate::codec::DecoderConfig;
 
 /// Socket.IO server configuration.
@@ -78,6 +79,7 @@ type AllowRequest = Arc<dyn Fn(&Handshake) -> Verdict + Send + Sync>;
 
 pub(crate) struct IoInner {
     pub(crate) config: Config,
+    pub(crate) adapter: Adapter,
     namespaces: RwLock<HashMap<String, Namespace>>,
     dynamic: RwLock<Vec<(Predicate, Setup)>>,
     allow_request: RwLock<Option<AllowRequest>>,
@@ -101,11 +103,87 @@ impl IoInner {
         if let Some(ns) = map.get(name) {
             return Some(ns.clone());
         }
-        let ns = Namespace::new(name, self.config.recovery);
+        let ns = Namespace::new(name, self.config.recovery, self.adapter.clone());
         map.insert(name.to_string(), ns.clone());
         drop(map);
         rule(&ns);
         Some(ns)
+    }
+
+    /// Applies an operation published by another node to this node's sockets.
+    fn on_cluster_message(&self, env: crate::adapter::Envelope) {
+        use crate::adapter::ClusterMessage as M;
+        let ns_of = |nsp: &str| self.read_namespaces().get(nsp).cloned();
+        match env.message {
+            M::Broadcast {
+                nsp,
+                target,
+                event,
+                payload,
+                volatile,
+            } => {
+                if let Some(ns) = ns_of(&nsp) {
+                    let mut op = BroadcastOperator::targeting(ns, target).local();
+                    if volatile {
+                        op = op.volatile();
+                    }
+                    op.emit(&event, payload);
+                }
+            }
+            M::SocketsJoin { nsp, target, rooms } => {
+                if let Some(ns) = ns_of(&nsp) {
+                    let op = BroadcastOperator::targeting(ns, target).local();
+                    for r in &rooms {
+                        op.sockets_join(r);
+                    }
+                }
+            }
+            M::SocketsLeave { nsp, target, rooms } => {
+                if let Some(ns) = ns_of(&nsp) {
+                    let op = BroadcastOperator::targeting(ns, target).local();
+                    for r in &rooms {
+                        op.sockets_leave(r);
+                    }
+                }
+            }
+            M::DisconnectSockets { nsp, target, close } => {
+                if let Some(ns) = ns_of(&nsp) {
+                    BroadcastOperator::targeting(ns, target)
+                        .local()
+                        .disconnect_sockets(close);
+                }
+            }
+            M::FetchSockets {
+                nsp,
+                target,
+                request,
+            } => {
+                // Always answer, even with no sockets, so the asker never waits in vain.
+                let sockets = ns_of(&nsp)
+                    .map(|ns| BroadcastOperator::targeting(ns, target).local_remote_sockets())
+                    .unwrap_or_default();
+                if let Adapter::Cluster(c) = &self.adapter {
+                    c.respond(
+                        env.from,
+                        crate::adapter::ClusterMessage::FetchSocketsResponse { request, sockets },
+                    );
+                }
+            }
+            M::FetchSocketsResponse { request, sockets } => {
+                if let Adapter::Cluster(c) = &self.adapter {
+                    c.on_fetch_response(request, sockets);
+                }
+            }
+            M::ServerSideEmit {
+                nsp,
+                event,
+                payload,
+            } => {
+                if let Some(ns) = ns_of(&nsp) {
+                    ns.run_server_side(&event, payload);
+                }
+            }
+        }
     }
 
     fn read_namespaces(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Namespace>> {
@@ -126,16 +204,38 @@ impl std::fmt::Debug for Io {
 }
 
 impl Io {
-    /// A server with no namespaces yet (add them with [`Io::of`]).
+    /// A single-node server with no namespaces yet (add them with [`Io::of`]).
     pub fn new(config: Config) -> Io {
-        Io {
+        Io::with_adapter(config, Adapter::Local)
+    }
+
+    /// A server on an adapter: with [`Adapter::Cluster`], broadcasts and socket
+    /// operations reach the sockets of every node on the same pub/sub. Must be called
+    /// inside a tokio runtime.
+    pub fn with_adapter(config: Config, adapter: Adapter) -> Io {
+        let io = Io {
             inner: Arc::new(IoInner {
                 config,
+                adapter: adapter.clone(),
                 namespaces: RwLock::new(HashMap::new()),
                 dynamic: RwLock::new(Vec::new()),
                 allow_request: RwLock::new(None),
             }),
+        };
+        if let Adapter::Cluster(cluster) = &adapter {
+            let weak = Arc::downgrade(&io.inner);
+            cluster.subscribe(Box::new(move |env| {
+                if let Some(inner) = weak.upgrade() {
+                    inner.on_cluster_message(env);
+                }
+            }));
         }
+        io
+    }
+
+    /// The adapter.
+    pub fn adapter(&self) -> &Adapter {
+        &self.inner.adapter
     }
 
     /// The static namespace `name`, created on first use. Only namespaces created here
@@ -147,7 +247,9 @@ impl Io {
             .write()
             .unwrap_or_else(|e| e.into_inner());
         map.entry(name.to_string())
-            .or_insert_with(|| Namespace::new(name, self.inner.config.recovery))
+            .or_insert_with(|| {
+                Namespace::new(name, self.inner.config.recovery, self.inner.adapter.clone())
+            })
             .clone()
     }
 

@@ -10,6 +10,7 @@ use super::payload::Payload;
 use super::recovery::{Recovery, RecoveryConfig};
 use super::socket::{DisconnectReason, Socket};
 use super::wire::{self, Frames};
+use crate::adapter::Adapter;
 use crate::raw::RawJson;
 use crate::rooms::{Room, RoomIndex, Sid};
 
@@ -62,8 +63,13 @@ pub(crate) struct NsState {
     pub(crate) rooms: RoomIndex,
 }
 
+/// A handler of events from the other servers of a cluster.
+pub(crate) type ServerSideHandler = Arc<dyn Fn(&str, Payload) + Send + Sync>;
+
 pub(crate) struct NsInner {
     name: Arc<str>,
+    pub(crate) adapter: Adapter,
+    server_side: RwLock<Option<ServerSideHandler>>,
     pub(crate) state: Mutex<NsState>,
     middlewares: RwLock<Vec<Middleware>>,
     on_connection: RwLock<Option<ConnectionHandler>>,
@@ -86,10 +92,12 @@ impl std::fmt::Debug for Namespace {
 }
 
 impl Namespace {
-    pub(crate) fn new(name: &str, recovery: Option<RecoveryConfig>) -> Namespace {
+    pub(crate) fn new(name: &str, recovery: Option<RecoveryConfig>, adapter: Adapter) -> Namespace {
         Namespace {
             inner: Arc::new(NsInner {
                 name: Arc::from(name),
+                adapter,
+                server_side: RwLock::new(None),
                 state: Mutex::new(NsState::default()),
                 middlewares: RwLock::new(Vec::new()),
                 on_connection: RwLock::new(None),
@@ -142,7 +150,42 @@ impl Namespace {
         self.broadcast().emit(event, payload);
     }
 
-    /// Number of connected sockets.
+    /// Sends an event to the other servers of the cluster (not to clients); they get it
+    /// in their [`Namespace::on_server_side`] handler.
+    pub fn server_side_emit(&self, event: &str, payload: Payload) {
+        if let Some(c) = self.inner.adapter.as_cluster() {
+            c.publish(crate::adapter::ClusterMessage::ServerSideEmit {
+                nsp: self.name().to_string(),
+                event: event.to_string(),
+                payload,
+            });
+        }
+    }
+
+    /// Sets the handler of events sent by other servers with
+    /// [`Namespace::server_side_emit`].
+    pub fn on_server_side(&self, handler: impl Fn(&str, Payload) + Send + Sync + 'static) -> &Self {
+        *self
+            .inner
+            .server_side
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(handler));
+        self
+    }
+
+    pub(crate) fn run_server_side(&self, event: &str, payload: Payload) {
+        let handler = self
+            .inner
+            .server_side
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(h) = handler {
+            h(event, payload);
+        }
+    }
+
+    /// Number of connected sockets on this node.
     pub fn socket_count(&self) -> usize {
         self.lock().sockets.len()
     }

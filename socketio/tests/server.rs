@@ -1,0 +1,189 @@
+//! The server framework driven in-process by a raw polling client: middleware with data,
+//! dynamic namespaces, acks both ways (with timeouts), broadcast with acks, rooms,
+//! server-side disconnect, the connect timeout.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use socketio::server::{AckError, Config, ConnectError, DisconnectReason, Io, Payload};
+use support::Client;
+
+#[tokio::test]
+async fn middleware_rejects_with_data_and_dynamic_namespaces_match() {
+    let io = Io::new(Config::default());
+    io.of("/");
+    io.of("/private").use_middleware(|req| {
+        if req.auth.as_str().contains("secret") {
+            Ok(())
+        } else {
+            Err(ConnectError::new("not allowed").with_data(serde_json::json!({"code": 42})))
+        }
+    });
+    io.dynamic(
+        |name| name.starts_with("/room-"),
+        |ns| {
+            ns.on_connection(|s| {
+                s.emit("welcome", Payload::one(s.namespace().name().to_string()));
+            });
+        },
+    );
+    let addr = support::serve(&io).await;
+    let mut c = Client::connect(addr).await;
+    c.send("0/private,").await;
+    assert_eq!(
+        c.recv().await,
+        r#"4/private,{"message":"not allowed","data":{"code":42}}"#
+    );
+    c.send(r#"0/private,{"token":"secret"}"#).await;
+    assert!(c.recv().await.starts_with("0/private,{\"sid\":"));
+    c.send("0/room-7,").await;
+    assert!(c.recv().await.starts_with("0/room-7,{\"sid\":"));
+    assert_eq!(c.recv().await, r#"2/room-7,["welcome","/room-7"]"#);
+    c.send("0/nope,").await;
+    assert_eq!(c.recv().await, r#"4/nope,{"message":"Invalid namespace"}"#);
+}
+
+#[tokio::test]
+async fn acks_both_ways_with_timeouts() {
+    let io = Io::new(Config::default());
+    let results: Arc<Mutex<Vec<String>>> = Arc::default();
+    let r = results.clone();
+    io.of("/").on_connection(move |socket| {
+        socket.on("add", |_s, args, ack| {
+            let (a, b): (i64, i64) = args.deserialize().unwrap();
+            if let Some(ack) = ack {
+                ack.send(Payload::one(a + b));
+            }
+        });
+        let r = r.clone();
+        socket.on("ask", move |s, _args, _ack| {
+            let answered = s.emit_with_ack("question", Payload::empty(), Duration::from_secs(5));
+            let unanswered =
+                s.emit_with_ack("ignored", Payload::empty(), Duration::from_millis(50));
+            let r = r.clone();
+            tokio::spawn(async move {
+                let a = answered.await.map(|p| p.get(0).unwrap().to_json());
+                let b = unanswered.await.map(|p| p.len());
+                r.lock().unwrap().push(format!("{a:?} {b:?}"));
+            });
+        });
+    });
+    let addr = support::serve(&io).await;
+    let mut c = Client::connect(addr).await;
+    c.send(r#"27["add",2,3]"#).await;
+    assert_eq!(c.recv().await, "37[5]");
+    // no handler: never acked (the client's ack would time out)
+    c.send(r#"28["unknown"]"#).await;
+    c.send(r#"2["ask"]"#).await;
+    let q = c.recv().await;
+    let id = q
+        .strip_prefix("2")
+        .unwrap()
+        .split('[')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(&q[1 + id.len()..], r#"["question"]"#);
+    let ignored = c.recv().await;
+    assert!(ignored.ends_with(r#"["ignored"]"#), "{ignored}");
+    c.send(&format!(r#"3{id}["yes"]"#)).await;
+    // an ack for an unknown id is ignored
+    c.send(r#"3999["late"]"#).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        *results.lock().unwrap(),
+        vec![format!("Ok(\"\\\"yes\\\"\") Err({:?})", AckError::Timeout)]
+    );
+}
+
+#[tokio::test]
+async fn broadcast_with_acks_collects_every_answer() {
+    let io = Io::new(Config::default());
+    io.of("/").on_connection(|s| s.join("team"));
+    let addr = support::serve(&io).await;
+    let mut c1 = Client::connect(addr).await;
+    let mut c2 = Client::connect(addr).await;
+    let pending = io
+        .of("/")
+        .to("team")
+        .timeout(Duration::from_secs(5))
+        .emit_with_ack("vote", Payload::empty());
+    let task = tokio::spawn(pending);
+    for (c, answer) in [(&mut c1, "1"), (&mut c2, "2")] {
+        let p = c.recv().await;
+        let id = p[1..].split('[').next().unwrap().to_string();
+        c.send(&format!("3{id}[{answer}]")).await;
+    }
+    let mut answers: Vec<String> = task
+        .await
+        .unwrap()
+        .unwrap()
+        .iter()
+        .map(|p| p.get(0).unwrap().to_json())
+        .collect();
+    answers.sort();
+    assert_eq!(answers, vec!["1", "2"]);
+}
+
+#[tokio::test]
+async fn rooms_except_and_server_disconnect() {
+    let io = Io::new(Config::default());
+    let reasons: Arc<Mutex<Vec<DisconnectReason>>> = Arc::default();
+    let r = reasons.clone();
+    io.of("/").on_connection(move |s| {
+        let r = r.clone();
+        s.on_disconnect(move |_s, reason| r.lock().unwrap().push(reason));
+        s.on("join", |s, args, _| {
+            let room = args.get(0).unwrap().as_str().unwrap().to_string();
+            s.join(&room);
+        });
+        s.on("shout", |s, args, _| {
+            // to everyone in the sender's rooms but the sender
+            s.to("a").emit("shout", args);
+        });
+    });
+    let addr = support::serve(&io).await;
+    let mut c1 = Client::connect(addr).await;
+    let mut c2 = Client::connect(addr).await;
+    let mut c3 = Client::connect(addr).await;
+    for c in [&mut c1, &mut c2] {
+        c.send(r#"2["join","a"]"#).await;
+    }
+    c3.send(r#"2["join","b"]"#).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    c1.send(r#"2["shout",{"x":[1,2]}]"#).await;
+    assert_eq!(c2.recv().await, r#"2["shout",{"x":[1,2]}]"#);
+    io.of("/")
+        .broadcast()
+        .except("a")
+        .emit("only-b", Payload::empty());
+    assert_eq!(c3.recv().await, r#"2["only-b"]"#);
+    io.of("/").to("b").disconnect_sockets(false);
+    assert_eq!(c3.recv().await, "1");
+    c1.send("1").await; // client namespace disconnect
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut got = reasons.lock().unwrap().clone();
+    got.sort_by_key(|r| r.as_str());
+    assert_eq!(
+        got,
+        vec![
+            DisconnectReason::ClientNamespaceDisconnect,
+            DisconnectReason::ServerNamespaceDisconnect
+        ]
+    );
+    assert_eq!(io.of("/").socket_count(), 1);
+}
+
+#[tokio::test]
+async fn connect_timeout_closes_a_silent_connection() {
+    let io = Io::new(Config {
+        connect_timeout: Duration::from_millis(100),
+        ..Config::default()
+    });
+    io.of("/");
+    let addr = support::serve(&io).await;
+    let mut raw = support::Client::open_only(addr).await;
+    assert_eq!(raw.recv_raw().await, "1");
+}
