@@ -49,3 +49,5 @@ pub mod value;
 
 #[doc(hidden)]
 pub mod fuzzing;
+#[doc(hidden)]
+pub mod testing;

@@ -187,3 +187,27 @@ async fn connect_timeout_closes_a_silent_connection() {
     let mut raw = support::Client::open_only(addr).await;
     assert_eq!(raw.recv_raw().await, "1");
 }
+
+#[tokio::test]
+async fn a_broadcast_is_encoded_once_and_shared_by_every_recipient() {
+    let io = Io::new(Config::default());
+    let ns = io.of("/");
+    let mut sockets = socketio::testing::attach_detached(&ns, 1000);
+    assert_eq!(
+        ns.broadcast().emit("news", Payload::one("x".repeat(100))),
+        1000
+    );
+    let frames: Vec<engineio::Frame> = sockets.iter_mut().flat_map(|(_, rx)| rx.drain()).collect();
+    assert_eq!(frames.len(), 1000);
+    let engineio::Frame::Text(first) = &frames[0] else {
+        panic!("text frame")
+    };
+    for f in &frames {
+        let engineio::Frame::Text(b) = f else {
+            panic!("text frame")
+        };
+        // the same buffer: zero bytes of the payload copied per recipient
+        assert_eq!(b.as_ptr(), first.as_ptr());
+        assert_eq!(b.len(), first.len());
+    }
+}

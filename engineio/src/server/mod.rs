@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use ::http::header::{self, HeaderMap, HeaderValue};
-use ::http::{Method, Request, Response, StatusCode, Uri};
+use ::http::{Method, Request, Response, StatusCode};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -28,6 +28,8 @@ use tracing::{debug, warn};
 
 pub use self::http::Body;
 pub use self::query::Query;
+#[doc(hidden)]
+pub use ::http::Uri;
 use driver::{Command, Driver, PollAnswer};
 
 use crate::config::Config;
@@ -157,6 +159,42 @@ impl Socket {
     /// True once the session's task has ended.
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
+    }
+}
+
+impl Socket {
+    /// A socket whose frames go to the returned receiver instead of a client: for
+    /// benchmarks and tests of code that sends (no session, no transport).
+    #[doc(hidden)]
+    pub fn detached(sid: &str) -> (Socket, DetachedReceiver) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Socket {
+                sid: sid.into(),
+                tx,
+            },
+            DetachedReceiver(rx),
+        )
+    }
+}
+
+/// The receiving end of [`Socket::detached`].
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct DetachedReceiver(mpsc::UnboundedReceiver<Command>);
+
+impl DetachedReceiver {
+    /// The frames sent so far, in order (commands other than sends are skipped).
+    pub fn drain(&mut self) -> Vec<Frame> {
+        let mut out = Vec::new();
+        while let Ok(cmd) = self.0.try_recv() {
+            match cmd {
+                Command::Send(f) => out.push(f),
+                Command::SendMany(fs) => out.extend(fs),
+                _ => {}
+            }
+        }
+        out
     }
 }
 
