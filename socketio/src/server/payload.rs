@@ -38,8 +38,17 @@ impl Payload {
 
     /// Arguments as they were received: raw JSON elements whose placeholders are numbered
     /// into `attachments` (checked by the decoder).
+    ///
+    /// With attachments, the placeholders are resolved at once: sent on, the buffers are
+    /// numbered again depth-first (as the reference does), whatever order they came in.
     pub fn from_raw(args: RawArgs, attachments: Vec<Bytes>) -> Payload {
-        Payload(Inner::Raw { args, attachments })
+        if attachments.is_empty() {
+            return Payload(Inner::Raw { args, attachments });
+        }
+        match codec::reconstruct(&args.to_array(), &attachments) {
+            Ok(Value::Array(items)) => Payload(Inner::Values(items)),
+            _ => Payload(Inner::Raw { args, attachments }),
+        }
     }
 
     /// One argument per value.
