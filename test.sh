@@ -44,6 +44,14 @@ count_node() {
   passed=$((passed + p)); failed=$((failed + f))
 }
 
+# count_plain LOG: adds "N passed, M failed" lines (the python client check).
+count_plain() {
+  local p f
+  p=$(grep -aoE '^[0-9]+ passed, [0-9]+ failed$' "$1" | awk '{s+=$1} END {print s+0}')
+  f=$(grep -aoE '^[0-9]+ passed, [0-9]+ failed$' "$1" | awk '{s+=$3} END {print s+0}')
+  passed=$((passed + p)); failed=$((failed + f))
+}
+
 export CARGO_TERM_COLOR=never
 
 step setup scripts/setup.sh || true
@@ -55,8 +63,9 @@ step bench-build cargo bench --workspace --no-run --locked || true
 if step rust-tests cargo test --workspace --locked; then :; fi
 count_cargo "$log_dir/rust-tests.log"
 if step build-release cargo build --release --locked -p conformance -p herald; then
-  step conformance conformance/run.sh || true
+  step conformance conformance/run.sh --with-python || true
   count_node "$log_dir/conformance.log"
+  count_plain "$log_dir/conformance.log"
 fi
 
 # A gate that failed without failing a test still fails the run.

@@ -6,6 +6,8 @@
 #   conformance/run.sh --reference  against the reference fixture built on the
 #                                   official Node packages (reference/fixture.mjs)
 #   conformance/run.sh [--reference] test/eio-client.test.mjs …   only these files
+#   conformance/run.sh --with-python …   then also the python-socketio client
+#                                   check (python/run.sh), as a separate last step
 #
 # Installs the pinned node packages (npm ci) when node_modules is missing or
 # older than package-lock.json. Exits non-zero when a test fails.
@@ -16,11 +18,13 @@ repo="$(cd "$here/.." && pwd)"
 cd "$here"
 
 reference=0
+with_python=0
 files=()
 for arg in "$@"; do
   case "$arg" in
     --reference) reference=1 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --with-python) with_python=1 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run.sh: unknown option $arg" >&2; exit 2 ;;
     *) files+=("$arg") ;;
   esac
@@ -55,9 +59,16 @@ fi
 
 mkdir -p .work/results
 echo "run.sh: fixture: $FIXTURE_CMD"
-exec node --test \
+status=0
+node --test \
   --test-concurrency=2 \
   --test-timeout=60000 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination=.work/results/node-suite.tap \
-  "${files[@]}"
+  "${files[@]}" || status=$?
+
+if [ "$with_python" = 1 ]; then
+  echo "run.sh: python-socketio client (python/run.sh)"
+  "$here/python/run.sh" || status=$?
+fi
+exit "$status"
