@@ -132,6 +132,7 @@ impl Client {
             namespace: ns.name(),
             handshake: &self.handshake,
             auth: &auth,
+            data: Default::default(),
         };
         if let Err(e) = ns.run_middlewares(&req) {
             let data = e.data.as_ref().map(|d| d.to_string());
@@ -139,6 +140,7 @@ impl Client {
                 .send(wire::connect_error(nsp, &e.message, data.as_deref()));
             return;
         }
+        let data = req.take_data();
         let pid = ns
             .inner
             .recovery
@@ -152,7 +154,7 @@ impl Client {
             self.handshake.clone(),
             auth,
             false,
-            serde_json::Value::Null,
+            data,
         );
         ns.add_socket(&socket, &[]);
         self.conn.send(wire::connect(
@@ -175,6 +177,7 @@ impl Client {
                 namespace: ns.name(),
                 handshake: &self.handshake,
                 auth,
+                data: Default::default(),
             };
             if ns.run_middlewares(&req).is_err() {
                 return None;

@@ -49,6 +49,19 @@ pub struct ConnectRequest<'a> {
     pub handshake: &'a engineio::Handshake,
     /// The CONNECT payload (`{}` when absent).
     pub auth: &'a RawJson,
+    pub(crate) data: std::sync::Mutex<serde_json::Value>,
+}
+
+impl ConnectRequest<'_> {
+    /// Sets the data the new socket starts with ([`Socket::data`]), e.g. the user id a
+    /// middleware authenticated.
+    pub fn set_data(&self, data: serde_json::Value) {
+        *self.data.lock().unwrap_or_else(|e| e.into_inner()) = data;
+    }
+
+    pub(crate) fn take_data(self) -> serde_json::Value {
+        self.data.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// A connect middleware.

@@ -1,9 +1,11 @@
 //! The arguments of an event or an ack.
 //!
 //! Received arguments stay the client's raw JSON (placeholders included) plus the binary
-//! attachments, so relaying or echoing them is byte-identical to what came in. Outgoing
-//! arguments can also be [`Value`]s, which may hold binary at any depth; encoding turns
-//! that binary into attachments, numbered depth-first.
+//! attachments. Relaying or echoing them writes what the reference server would write,
+//! `JSON.stringify` of the parsed arguments: the received bytes themselves when they are
+//! [canonical](crate::raw::RawArgs::is_canonical) (what socket.io clients send), their
+//! normalized form otherwise. Outgoing arguments can also be [`Value`]s, which may hold
+//! binary at any depth; encoding turns that binary into attachments, numbered depth-first.
 
 use bytes::Bytes;
 
@@ -62,7 +64,8 @@ impl Payload {
     }
 
     /// Arguments from a serde value that serializes to an array or tuple (`("a", 1)`),
-    /// without binary.
+    /// without binary. Where serde_json writes something `JSON.stringify` would not
+    /// (`1.0`, index keys out of order), the text is not canonical and is sent normalized.
     pub fn from_serialize<T: serde::Serialize + ?Sized>(args: &T) -> serde_json::Result<Payload> {
         let array = RawJson::from_serialize(args)?;
         let args = RawArgs::from_array(&array).ok_or_else(|| {
@@ -85,7 +88,7 @@ impl Payload {
     }
 
     /// Every argument as a [`Value`] with binary substituted back in; JSON parts stay
-    /// raw text (cheap, and byte-identical when sent on).
+    /// raw text (cheap, and written back verbatim when canonical).
     pub fn raw_values(&self) -> Vec<Value> {
         match &self.0 {
             Inner::Values(v) => v.clone(),
@@ -151,5 +154,51 @@ impl Payload {
         let mut values = self.raw_values();
         values.push(Value::from(s));
         Payload(Inner::Values(values))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BytesMut;
+
+    fn sent(payload: &Payload) -> String {
+        let mut out = BytesMut::new();
+        codec::encode_event_into(
+            &mut out,
+            None,
+            &crate::packet::Namespace::main(),
+            None,
+            "e",
+            payload.as_args(),
+        );
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn payloads_are_sent_as_the_reference_would() {
+        // node: JSON.stringify(["e", ...JSON.parse("[1.0, {\"b\":1,\"0\":2}, \"\\/\"]")])
+        let loose = Payload::from_raw(
+            RawArgs::new(r#"1.0, {"b":1,"0":2}, "\/""#).unwrap(),
+            Vec::new(),
+        );
+        let want = r#"2["e",1,{"0":2,"b":1},"/"]"#;
+        assert_eq!(sent(&loose), want);
+        // The same through values, a single raw argument, or a trailing string.
+        assert_eq!(sent(&Payload::from_values(loose.raw_values())), want);
+        assert_eq!(
+            sent(&Payload::one(loose.get_raw(1).unwrap())),
+            r#"2["e",{"0":2,"b":1}]"#
+        );
+        assert_eq!(
+            sent(&loose.with_trailing_string("o")),
+            r#"2["e",1,{"0":2,"b":1},"/","o"]"#
+        );
+        // serde_json's `1.0` goes out as JavaScript writes it.
+        let typed = Payload::from_serialize(&("a", 1.0, 2)).unwrap();
+        assert_eq!(sent(&typed), r#"2["e","a",1,2]"#);
+        // Canonical args are written verbatim.
+        let exact = Payload::from_raw(RawArgs::new(r#"1.5,{"0":2,"b":1}"#).unwrap(), Vec::new());
+        assert_eq!(sent(&exact), r#"2["e",1.5,{"0":2,"b":1}]"#);
     }
 }
