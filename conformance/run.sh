@@ -55,6 +55,10 @@ fi
 
 if [ "${#files[@]}" -eq 0 ]; then
   files=(test/*.test.mjs)
+  # The herald service tests drive the real binary: no reference counterpart.
+  if [ "$reference" = 0 ]; then
+    files+=(herald/*.test.mjs)
+  fi
 fi
 
 mkdir -p .work/results

@@ -33,7 +33,13 @@ async fn serves_health_and_socketio_main_namespace() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(herald::run(listener, herald::Config::default(), async {
+    let config = herald::config::load(
+        Some("[[sites]]\nname = \"dev\"\n[sites.auth]\nmode = \"none\"\n"),
+        &Default::default(),
+        &Default::default(),
+    )
+    .unwrap();
+    let server = tokio::spawn(herald::run(listener, config, async {
         let _ = stop_rx.await;
     }));
 

@@ -1,0 +1,226 @@
+// The real `herald` binary with a config file, driven by socket.io-client and fetch:
+// JWT auth on CONNECT, POST /send to the broadcast room and to user rooms, API key and
+// body errors, form bodies, /disconnect.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { io } from "socket.io-client";
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const HERALD = process.env.HERALD_BIN ?? path.join(repo, "target/release/herald");
+const KEY = "test-api-key-0123456789abcdef";
+const SECRET = "a-test-secret-that-is-long-enough-0123456789";
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port, child) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`herald exited early (${child.exitCode})`);
+    const ok = await new Promise((resolve) => {
+      const c = net.connect(port, "127.0.0.1");
+      c.on("connect", () => { c.destroy(); resolve(true); });
+      c.on("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("herald did not start listening");
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+describe("herald service", () => {
+  let child, port, url, configPath, log = "";
+
+  before(async () => {
+    port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    const dir = mkdtempSync(path.join(os.tmpdir(), "herald-test-"));
+    configPath = path.join(dir, "herald.toml");
+    writeFileSync(
+      configPath,
+      `listen = "127.0.0.1:${port}"
+[[sites]]
+name = "app"
+namespace = "/"
+api_keys = ["${KEY}"]
+[sites.auth]
+mode = "jwt"
+secret = "${SECRET}"
+
+[[sites]]
+name = "other"
+namespace = "/other"
+api_keys = ["other-api-key-0123456789abcdef"]
+broadcast_room = "everyone"
+user_room_prefix = "u:"
+[sites.auth]
+mode = "jwt"
+secret = "another-secret-that-is-long-enough-0123456789"
+`,
+    );
+    child = spawn(HERALD, ["--config", configPath], { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.on("data", (d) => (log += d));
+    child.stderr.on("data", (d) => (log += d));
+    await waitForPort(port, child);
+  });
+
+  after(async () => {
+    if (child && child.exitCode === null) {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    }
+  });
+
+  const token = (sub, site = "app", ttl = "1h") =>
+    execFileSync(HERALD, ["--config", configPath, "token", "--site", site, "--sub", sub, "--ttl", ttl])
+      .toString()
+      .trim();
+
+  const connect = (opts = {}, nsp = "/") =>
+    new Promise((resolve, reject) => {
+      const s = io(url + nsp, { forceNew: true, reconnection: false, ...opts });
+      const events = [];
+      s.onAny((event, ...args) => events.push([event, ...args]));
+      s.on("connect", () => resolve({ s, events }));
+      s.on("connect_error", (e) => reject(Object.assign(e, { socket: s })));
+    });
+
+  const send = (body, { key = KEY, site = "app", type = "application/json" } = {}) =>
+    fetch(`${url}/send?site=${site}`, {
+      method: "POST",
+      headers: { "Content-Type": type, ...(key ? { Authorization: `Bearer ${key}` } : {}) },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
+
+  async function until(fn, ms = 3000) {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      if (fn()) return;
+      await sleep(10);
+    }
+    assert.fail("condition not met in time");
+  }
+
+  it("delivers /send to the broadcast room and to one user's room only", async () => {
+    const alice = await connect({ auth: { token: token("alice") } });
+    const bob = await connect({ query: { token: token("bob") }, transports: ["websocket"] });
+    let res = await send({ event: "news", args: ["hello", { n: 1 }] });
+    assert.equal(res.status, 202);
+    assert.match((await res.json()).id, /^.{10,}$/);
+    await until(() => alice.events.length === 1 && bob.events.length === 1);
+    assert.deepEqual(alice.events[0], ["news", "hello", { n: 1 }]);
+    res = await send({ rooms: ["alice"], event: "private", args: [42] });
+    assert.equal(res.status, 202);
+    await until(() => alice.events.length === 2);
+    assert.deepEqual(alice.events[1], ["private", 42]);
+    await sleep(100);
+    assert.equal(bob.events.length, 1, "bob must not get alice's message");
+    // except
+    res = await send({ except: ["alice"], event: "not-alice" });
+    await until(() => bob.events.length === 2);
+    await sleep(50);
+    assert.equal(alice.events.length, 2);
+    alice.s.close();
+    bob.s.close();
+  });
+
+  it("accepts form-urlencoded bodies", async () => {
+    const carol = await connect({ auth: { token: token("carol") } });
+    const res = await send("event=ping&rooms=carol&args=%5B1%2C%22x%22%5D", {
+      type: "application/x-www-form-urlencoded",
+    });
+    assert.equal(res.status, 202);
+    await until(() => carol.events.length === 1);
+    assert.deepEqual(carol.events[0], ["ping", 1, "x"]);
+    carol.s.close();
+  });
+
+  it("refuses bad tokens with a precise connect_error and delivers them nothing", async () => {
+    const cases = [
+      [{}, "missing token"],
+      [{ auth: { token: "abc" } }, "malformed token"],
+      [{ auth: { token: token("mallory", "other") } }, "invalid signature"],
+    ];
+    for (const [opts, message] of cases) {
+      await assert.rejects(connect(opts), (e) => {
+        assert.match(e.message, new RegExp(message));
+        e.socket.close();
+        return true;
+      });
+    }
+  });
+
+  it("answers API errors with JSON and the right status", async () => {
+    const check = async (res, status, code) => {
+      assert.equal(res.status, status);
+      const body = await res.json();
+      assert.equal(body.error.code, code, JSON.stringify(body));
+      assert.equal(typeof body.error.message, "string");
+    };
+    await check(await send({ event: "x" }, { key: null }), 401, "missing_api_key");
+    await check(await send({ event: "x" }, { key: "wrong-key-0123456789" }), 401, "invalid_api_key");
+    await check(await send({ event: "x" }, { site: "nope" }), 404, "unknown_site");
+    await check(await send("{not json"), 400, "bad_json");
+    await check(await send({ event: "x" }, { type: "text/plain" }), 415, "unsupported_media_type");
+    await check(await send({ args: [1] }), 422, "missing_event");
+    await check(await send({ event: "disconnect" }), 422, "reserved_event");
+    await check(await send({ event: "batch" }), 422, "reserved_event");
+    await check(await send({ event: "x", rooms: Array.from({ length: 1001 }, (_, i) => `r${i}`) }), 422, "too_many_rooms");
+    await check(await send("x".repeat(2_000_000)), 413, "payload_too_large");
+    // the other site's key is not valid here, and X-API-Key works too
+    const res = await fetch(`${url}/send?site=other`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-API-Key": "other-api-key-0123456789abcdef" },
+      body: JSON.stringify({ event: "hi" }),
+    });
+    assert.equal(res.status, 202);
+  });
+
+  it("sites have their own namespace, broadcast room and user-room prefix", async () => {
+    const dave = await connect({ auth: { token: token("dave", "other") } }, "/other");
+    let res = await fetch(`${url}/send?site=other&apiKey=other-api-key-0123456789abcdef`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ rooms: ["u:dave"], event: "direct" }),
+    });
+    assert.equal(res.status, 202);
+    await until(() => dave.events.length === 1);
+    assert.deepEqual(dave.events[0], ["direct"]);
+    dave.s.close();
+  });
+
+  it("POST /disconnect disconnects a user's sockets", async () => {
+    const erin = await connect({ auth: { token: token("erin") } });
+    const gone = new Promise((r) => erin.s.on("disconnect", r));
+    const res = await fetch(`${url}/disconnect?site=app`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ user: "erin" }),
+    });
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).disconnected, 1);
+    await gone;
+  });
+
+  it("check-config redacts secrets", () => {
+    const out = execFileSync(HERALD, ["--config", configPath, "check-config"], { stdio: ["ignore", "pipe", "pipe"] }).toString();
+    assert.ok(!out.includes(KEY) && !out.includes(SECRET), out);
+    assert.match(out, /<redacted>/);
+  });
+});

@@ -1,0 +1,398 @@
+//! The publish API: `POST /send`, `POST /send/batch` and `POST /disconnect`, each with
+//! `?site=NAME` and an API key (`Authorization: Bearer KEY`, `X-API-Key: KEY`, or the
+//! `apiKey` query parameter). Errors are JSON `{"error":{"code":…,"message":…}}`.
+
+use bytes::Bytes;
+use engineio::server::{Body, Query};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use socketio::packet::is_reserved_event;
+use socketio::raw::{RawArgs, RawJson};
+use socketio::server::Payload;
+
+use crate::site::{Site, Sites};
+
+/// Largest accepted request body.
+pub const MAX_BODY: usize = 1 << 20;
+/// Most rooms (and except rooms) one message may name.
+pub const MAX_ROOMS: usize = 1000;
+/// Most messages in one `/send/batch`.
+pub const MAX_BATCH: usize = 1000;
+
+/// Event names a publisher may not use: the protocol's own and Herald's.
+const HERALD_RESERVED: &[&str] = &["batch", "resync", "auth_expired", "error"];
+
+/// An API error.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn response(&self) -> Response<Body> {
+        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        json(self.status, &body)
+    }
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    let mut res = Response::new(Full::new(Bytes::from(value.to_string())));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+/// Whether `path` is one of the API's routes.
+pub fn matches(path: &str) -> bool {
+    matches!(path, "/send" | "/send/batch" | "/disconnect")
+}
+
+/// Answers an API request.
+pub async fn handle(sites: &Sites, req: Request<Incoming>) -> Response<Body> {
+    match route(sites, req).await {
+        Ok(res) => res,
+        Err(e) => e.response(),
+    }
+}
+
+async fn route(sites: &Sites, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    if req.method() != Method::POST {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "use POST",
+        ));
+    }
+    let query = Query::parse(req.uri().query());
+    let site_name = query.get("site").ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "missing_site",
+            "the site query parameter is required: POST /send?site=NAME",
+        )
+    })?;
+    let site = sites.get(site_name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_site",
+            format!("no site is named {site_name:?}"),
+        )
+    })?;
+    let key = api_key(&req, &query).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_api_key",
+            "send the API key as `Authorization: Bearer KEY` or `X-API-Key: KEY`",
+        )
+    })?;
+    if !site.check_api_key(&key) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_api_key",
+            "the API key is not valid for this site",
+        ));
+    }
+    let path = req.uri().path().to_string();
+    let form = content_kind(&req)?;
+    let body = read_body(req).await?;
+    let resync_query = query.get("resync") == Some("true");
+    let _ = resync_query; // reliable delivery: accepted, not used yet
+    match path.as_str() {
+        "/send" => {
+            let msg = parse_message(&body, form)?;
+            let id = deliver(site, msg)?;
+            Ok(json(StatusCode::ACCEPTED, &serde_json::json!({ "id": id })))
+        }
+        "/send/batch" => {
+            if form {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "/send/batch takes application/json",
+                ));
+            }
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Batch<'a> {
+                #[serde(borrow)]
+                messages: Vec<&'a RawValue>,
+            }
+            let batch: Batch<'_> = serde_json::from_slice(&body).map_err(bad_json)?;
+            if batch.messages.len() > MAX_BATCH {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "too_many_messages",
+                    format!("at most {MAX_BATCH} messages per batch"),
+                ));
+            }
+            let msgs = batch
+                .messages
+                .iter()
+                .map(|m| parse_message(m.get().as_bytes(), false))
+                .collect::<Result<Vec<_>, _>>()?;
+            let ids = msgs
+                .into_iter()
+                .map(|m| deliver(site, m))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(json(
+                StatusCode::ACCEPTED,
+                &serde_json::json!({ "ids": ids }),
+            ))
+        }
+        _ => {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Disconnect {
+                user: Option<String>,
+                #[serde(default)]
+                rooms: Vec<String>,
+            }
+            let d: Disconnect = serde_json::from_slice(&body).map_err(bad_json)?;
+            let mut rooms = d.rooms;
+            if let Some(user) = d.user {
+                rooms.push(site.user_room(&user));
+            }
+            if rooms.is_empty() {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "missing_target",
+                    "give \"user\" or \"rooms\"",
+                ));
+            }
+            let mut op = site.namespace.broadcast();
+            for r in &rooms {
+                op = op.to(r);
+            }
+            let n = op.fetch_sockets().len();
+            op.disconnect_sockets(true);
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({ "disconnected": n }),
+            ))
+        }
+    }
+}
+
+fn api_key(req: &Request<Incoming>, query: &Query) -> Option<String> {
+    if let Some(v) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let mut parts = v.splitn(2, ' ');
+        if let (Some(scheme), Some(token)) = (parts.next(), parts.next())
+            && scheme.eq_ignore_ascii_case("bearer")
+        {
+            return Some(token.trim().to_string());
+        }
+    }
+    if let Some(v) = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(v.trim().to_string());
+    }
+    query.get("apiKey").map(str::to_string)
+}
+
+/// True for a form body, false for JSON; 415 otherwise.
+fn content_kind(req: &Request<Incoming>) -> Result<bool, ApiError> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match mime.as_str() {
+        "application/json" => Ok(false),
+        "application/x-www-form-urlencoded" => Ok(true),
+        _ => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send Content-Type: application/json or application/x-www-form-urlencoded",
+        )),
+    }
+}
+
+async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
+    match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is over {MAX_BODY} bytes"),
+        )),
+        Err(_) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            "the request body could not be read",
+        )),
+    }
+}
+
+fn bad_json(e: serde_json::Error) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "bad_json",
+        format!("the body is not valid JSON for this request: {e}"),
+    )
+}
+
+/// One message to deliver.
+#[derive(Debug)]
+struct Message {
+    rooms: Vec<String>,
+    except: Vec<String>,
+    event: String,
+    args: Payload,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+fn parse_message(body: &[u8], form: bool) -> Result<Message, ApiError> {
+    let (rooms, except, event, args_text) = if form {
+        let mut rooms = Vec::new();
+        let mut except = Vec::new();
+        let mut event = None;
+        let mut args = None;
+        for (k, v) in form_urlencoded::parse(body) {
+            match k.as_ref() {
+                "rooms" | "rooms[]" | "room" => {
+                    rooms.extend(v.split(',').filter(|s| !s.is_empty()).map(str::to_string))
+                }
+                "except" | "except[]" => {
+                    except.extend(v.split(',').filter(|s| !s.is_empty()).map(str::to_string))
+                }
+                "event" => event = Some(v.into_owned()),
+                "args" => args = Some(v.into_owned()),
+                "reliable" | "resync" => {}
+                other => {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "unknown_field",
+                        format!("unknown form field {other:?}"),
+                    ));
+                }
+            }
+        }
+        (rooms, except, event, args)
+    } else {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Body<'a> {
+            rooms: Option<OneOrMany>,
+            except: Option<OneOrMany>,
+            event: Option<String>,
+            #[serde(borrow)]
+            args: Option<&'a RawValue>,
+            #[serde(default)]
+            #[allow(dead_code)]
+            reliable: bool,
+            #[serde(default)]
+            #[allow(dead_code)]
+            resync: bool,
+        }
+        let b: Body<'_> = serde_json::from_slice(body).map_err(bad_json)?;
+        (
+            b.rooms.map(OneOrMany::into_vec).unwrap_or_default(),
+            b.except.map(OneOrMany::into_vec).unwrap_or_default(),
+            b.event,
+            b.args.map(|a| a.get().to_string()),
+        )
+    };
+    let event = event.filter(|e| !e.is_empty()).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing_event",
+            "\"event\" (a non-empty string) is required",
+        )
+    })?;
+    if is_reserved_event(&event) || HERALD_RESERVED.contains(&event.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reserved_event",
+            format!("the event name {event:?} is reserved"),
+        ));
+    }
+    if rooms.len() > MAX_ROOMS || except.len() > MAX_ROOMS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_rooms",
+            format!("at most {MAX_ROOMS} rooms per message"),
+        ));
+    }
+    let args = match args_text {
+        None => Payload::empty(),
+        Some(text) => {
+            let raw = RawJson::new(Bytes::from(text)).map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_json",
+                    format!("\"args\" is not valid JSON: {e}"),
+                )
+            })?;
+            let list = RawArgs::from_array(&raw).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad_args",
+                    "\"args\" must be an array of the event's arguments",
+                )
+            })?;
+            Payload::from_raw(list, Vec::new())
+        }
+    };
+    Ok(Message {
+        rooms,
+        except,
+        event,
+        args,
+    })
+}
+
+fn deliver(site: &Site, msg: Message) -> Result<String, ApiError> {
+    let mut op = site.namespace.broadcast();
+    if msg.rooms.is_empty() {
+        op = op.to(&site.broadcast_room);
+    }
+    for r in &msg.rooms {
+        op = op.to(r);
+    }
+    for r in &msg.except {
+        op = op.except(r);
+    }
+    op.emit(&msg.event, msg.args);
+    Ok(engineio::server::random_id())
+}

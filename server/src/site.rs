@@ -1,0 +1,181 @@
+//! Sites: a namespace plus its policy (API keys, authentication, broadcast room,
+//! user-room prefix). Installing a site puts its authentication middleware and its
+//! room joins on the namespace.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use socketio::server::{ConnectError, Io, Namespace, Payload};
+use subtle::ConstantTimeEq;
+use tracing::warn;
+
+use crate::auth::{self, JwtConfig, JwtVerifier};
+use crate::config::{AuthMode, ConfigError, SiteSection};
+
+/// A running site.
+pub struct Site {
+    /// Its name (`?site=`).
+    pub name: String,
+    /// Its namespace.
+    pub namespace: Namespace,
+    /// The room every authenticated socket joins.
+    pub broadcast_room: String,
+    /// The prefix of user rooms.
+    pub user_room_prefix: String,
+    api_keys: Vec<Vec<u8>>,
+    /// The JWT verifier (jwt mode), also used by `herald token`.
+    pub jwt: Option<Arc<JwtVerifier>>,
+}
+
+impl std::fmt::Debug for Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Site")
+            .field("name", &self.name)
+            .field("namespace", &self.namespace.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Site {
+    /// Whether `key` is one of the site's API keys (constant-time comparison).
+    pub fn check_api_key(&self, key: &str) -> bool {
+        let mut ok = subtle::Choice::from(0);
+        for k in &self.api_keys {
+            ok |= k.as_slice().ct_eq(key.as_bytes());
+        }
+        ok.into()
+    }
+
+    /// The room of one user.
+    pub fn user_room(&self, user: &str) -> String {
+        format!("{}{user}", self.user_room_prefix)
+    }
+}
+
+/// Every site by name.
+#[derive(Debug, Default)]
+pub struct Sites {
+    by_name: HashMap<String, Arc<Site>>,
+}
+
+impl Sites {
+    /// The site named `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<Site>> {
+        self.by_name.get(name)
+    }
+
+    /// All sites.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Site>> {
+        self.by_name.values()
+    }
+
+    /// Installs every configured site on `io`.
+    pub fn install(io: &Io, sections: &[SiteSection]) -> Result<Sites, ConfigError> {
+        let mut by_name = HashMap::new();
+        for s in sections {
+            let site = install(io, s)?;
+            by_name.insert(s.name.clone(), Arc::new(site));
+        }
+        Ok(Sites { by_name })
+    }
+}
+
+fn install(io: &Io, cfg: &SiteSection) -> Result<Site, ConfigError> {
+    let ns = io.of(&cfg.namespace);
+    let site_err = |e: String| ConfigError(format!("site {:?}: {e}", cfg.name));
+    let jwt = match cfg.auth.mode {
+        AuthMode::Jwt => {
+            let public_key_pem = match &cfg.auth.public_key {
+                Some(path) => Some(std::fs::read(path).map_err(|e| {
+                    site_err(format!(
+                        "cannot read auth.public_key {}: {e}",
+                        path.display()
+                    ))
+                })?),
+                None => None,
+            };
+            let verifier = JwtVerifier::new(&JwtConfig {
+                secret: cfg.auth.secret.clone(),
+                public_key_pem,
+                algorithms: cfg.auth.algorithms.clone(),
+                issuer: cfg.auth.issuer.clone(),
+                audience: cfg.auth.audience.clone(),
+                leeway: cfg.auth.leeway.0,
+            })
+            .map_err(|e| site_err(e.to_string()))?;
+            Some(Arc::new(verifier))
+        }
+        AuthMode::None => {
+            warn!(
+                site = %cfg.name,
+                "auth mode \"none\": ANY client may connect to this site anonymously; use it for development only"
+            );
+            None
+        }
+        AuthMode::Url | AuthMode::Token => {
+            return Err(site_err(format!(
+                "auth mode {:?} is not available in this version; use \"jwt\" (or \"none\" for development)",
+                cfg.auth.mode
+            )));
+        }
+    };
+
+    if let Some(verifier) = jwt.clone() {
+        ns.use_middleware(move |req| {
+            let auth_obj: Option<serde_json::Value> = req.auth.deserialize().ok();
+            let query_token = req.handshake.query.get("token");
+            let Some((token, _source)) =
+                auth::extract_token(auth_obj.as_ref(), query_token, &req.handshake.headers)
+            else {
+                return Err(ConnectError::new("missing token"));
+            };
+            match verifier.verify(token, SystemTime::now()) {
+                Ok(identity) => {
+                    let exp = identity
+                        .expires_at
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    req.set_data(serde_json::json!({"user": identity.user, "exp": exp}));
+                    Ok(())
+                }
+                Err(e) => Err(ConnectError::new(e.to_string())),
+            }
+        });
+    }
+
+    let broadcast_room = cfg.broadcast_room.clone();
+    let prefix = cfg.user_room_prefix.clone();
+    ns.on_connection(move |socket| {
+        socket.join(&broadcast_room);
+        let data = socket.data();
+        if let Some(user) = data.get("user").and_then(|u| u.as_str()) {
+            socket.join(&format!("{prefix}{user}"));
+        }
+        if let Some(exp) = data.get("exp").and_then(|e| e.as_u64()) {
+            // A token-bound connection ends when its token does: the client gets
+            // `auth_expired`, then a server disconnect, and reconnects with a new token.
+            let at = SystemTime::UNIX_EPOCH + Duration::from_secs(exp);
+            let wait = at
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                if socket.connected() {
+                    socket.emit("auth_expired", Payload::one("token expired"));
+                    socket.disconnect();
+                }
+            });
+        }
+    });
+
+    Ok(Site {
+        name: cfg.name.clone(),
+        namespace: ns,
+        broadcast_room: cfg.broadcast_room.clone(),
+        user_room_prefix: cfg.user_room_prefix.clone(),
+        api_keys: cfg.api_keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
+        jwt,
+    })
+}
