@@ -224,3 +224,41 @@ secret = "another-secret-that-is-long-enough-0123456789"
     assert.match(out, /<redacted>/);
   });
 });
+
+describe("herald with no configuration", () => {
+  it("prints a token and a curl that deliver a message to a client", async () => {
+    const port = await freePort();
+    const child = spawn(HERALD, ["--listen", `127.0.0.1:${port}`], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("HERALD_"))),
+    });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    try {
+      await waitForPort(port, child);
+      const deadline = Date.now() + 5000;
+      while (!out.includes("-d '") && Date.now() < deadline) await sleep(20);
+      const token = out.match(/token: "([^"]+)"/)[1];
+      const curl = out.slice(out.indexOf("curl"));
+      const key = curl.match(/Authorization: Bearer ([^']+)'/)[1];
+      const body = curl.match(/-d '([^']+)'/)[1];
+      const s = io(`http://127.0.0.1:${port}`, { auth: { token }, reconnection: false });
+      await new Promise((resolve, reject) => {
+        s.on("connect", resolve);
+        s.on("connect_error", reject);
+      });
+      const got = new Promise((resolve) => s.on("hello", resolve));
+      const res = await fetch(`http://127.0.0.1:${port}/send?site=default`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+        body,
+      });
+      assert.equal(res.status, 202);
+      assert.equal(await got, "world");
+      s.close();
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    }
+  });
+});
