@@ -2,10 +2,20 @@
 //! the elements of a JSON array ([`RawArgs`]).
 //!
 //! These types are cheap to clone (a reference count) and, when they come from the
-//! decoder, are slices of the received Engine.IO message: echoing a client's arguments
-//! writes back exactly the bytes it sent, with no parse/serialize round trip.
+//! decoder, are slices of the received Engine.IO message.
+//!
+//! # Canonical text
+//!
+//! The reference server echoes `JSON.stringify(JSON.parse(text))`. When the text already
+//! is that (no insignificant whitespace, numbers and escapes as `JSON.stringify` writes
+//! them, object keys in JavaScript order without duplicates: what every socket.io client
+//! sends), it is *canonical*, and the encoder writes it verbatim, with no parse/serialize
+//! round trip. The scanner decides this while validating, in the same pass (see
+//! [`RawJson::is_canonical`]); other texts are written in their normalized form
+//! ([`RawJson::normalized`]), so that the output is byte-identical to the reference's
+//! either way.
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes};
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -150,9 +160,27 @@ impl fmt::Display for Utf8Bytes {
 
 /// One JSON value kept as its exact text: valid JSON, UTF-8, no surrounding whitespace.
 ///
-/// Equality compares the text, so `{"a":1}` and `{ "a": 1 }` differ.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RawJson(Bytes);
+/// Equality compares the text, so `{"a":1}` and `{ "a": 1 }` differ. Whether the text is
+/// canonical (see the [module docs](self)) is recorded when it is validated.
+#[derive(Clone)]
+pub struct RawJson {
+    text: Bytes,
+    canonical: bool,
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for RawJson {}
+
+impl Hash for RawJson {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
+}
 
 impl RawJson {
     /// Validates `text` (with [`DEFAULT_MAX_DEPTH`]) and wraps it. Surrounding whitespace
@@ -168,37 +196,97 @@ impl RawJson {
             return Err(JsonError::Syntax { offset: 0 });
         }
         let doc = scan::scan_document(&bytes, max_depth)?;
-        Ok(RawJson(bytes.slice(doc.start..doc.end)))
+        Ok(RawJson::from_scanned(
+            bytes.slice(doc.start..doc.end),
+            doc.canonical,
+        ))
     }
 
-    /// Wraps text that the scanner has validated.
+    /// Wraps text that the scanner has validated, without knowing whether it is canonical
+    /// (so it is treated as not canonical).
     pub(crate) fn from_validated(bytes: Bytes) -> Self {
-        RawJson(bytes)
+        RawJson::from_scanned(bytes, false)
+    }
+
+    /// Wraps text that the scanner has validated, and found canonical or not.
+    pub(crate) fn from_scanned(bytes: Bytes, canonical: bool) -> Self {
+        RawJson {
+            text: bytes,
+            canonical,
+        }
+    }
+
+    /// Wraps `JSON.stringify` output written by the crate (canonical by construction).
+    pub(crate) fn from_canonical(bytes: Bytes) -> Self {
+        RawJson::from_scanned(bytes, true)
+    }
+
+    /// Validates serializer output and records whether it is canonical.
+    fn from_serializer_output(text: Vec<u8>) -> Self {
+        let bytes = Bytes::from(text);
+        let canonical = scan::scan_document(&bytes, usize::MAX).is_ok_and(|d| d.canonical);
+        RawJson::from_scanned(bytes, canonical)
     }
 
     /// The JSON text.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.text
     }
 
     /// The JSON text.
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        std::str::from_utf8(&self.text).unwrap_or_default()
     }
 
     /// The underlying buffer (a slice of the received message for decoded packets).
     pub fn into_bytes(self) -> Bytes {
-        self.0
+        self.text
     }
 
     /// The underlying buffer, borrowed.
     pub fn bytes(&self) -> &Bytes {
-        &self.0
+        &self.text
+    }
+
+    /// Whether the text is canonical: equal to `JSON.stringify(JSON.parse(text))`, so that
+    /// the encoder writes it verbatim.
+    ///
+    /// Decided by the scanner when the text is validated: exactly for whitespace, strings
+    /// and key order, conservatively elsewhere (an object with very many keys may be
+    /// reported as not canonical although it is; the reverse never happens). Texts written
+    /// by the crate are canonical.
+    pub fn is_canonical(&self) -> bool {
+        self.canonical
+    }
+
+    /// The text as `JSON.stringify(JSON.parse(text))` writes it: a clone of `self` (no
+    /// copy) when it is canonical already, else a new text.
+    ///
+    /// Numbers, escapes, whitespace, key order and duplicate keys come out as in
+    /// JavaScript. One difference remains, where `JSON.parse` keeps something a Rust
+    /// string cannot hold: a lone surrogate in an object *key* of a non-canonical text
+    /// becomes U+FFFD (in string values it is kept, as `\udxxx`).
+    pub fn normalized(&self) -> RawJson {
+        if self.canonical {
+            return self.clone();
+        }
+        let mut out = Vec::with_capacity(self.text.len());
+        self.write_normalized(&mut out);
+        RawJson::from_canonical(Bytes::from(out))
+    }
+
+    /// Appends [`RawJson::normalized`] text to `out`: the text itself when canonical.
+    pub(crate) fn write_normalized<B: BufMut>(&self, out: &mut B) {
+        if self.canonical {
+            out.put_slice(&self.text);
+        } else {
+            crate::value::Value::parse_js(self).write_json(out);
+        }
     }
 
     /// The kind of value.
     pub fn kind(&self) -> JsonKind {
-        match self.0.first() {
+        match self.text.first() {
             Some(b'{') => JsonKind::Object,
             Some(b'[') => JsonKind::Array,
             Some(b'"') => JsonKind::String,
@@ -213,17 +301,18 @@ impl RawJson {
     /// serde_json is stricter than `JSON.parse` in two corners: it rejects strings with
     /// lone surrogates (`"\ud800"`) and numbers outside the f64 range (`1e400`).
     pub fn deserialize<'de, T: serde::Deserialize<'de>>(&'de self) -> serde_json::Result<T> {
-        serde_json::from_slice(&self.0)
+        serde_json::from_slice(&self.text)
     }
 
     /// Serializes `value` with serde_json.
     ///
     /// serde_json writes floats differently from `JSON.stringify` (`1000.0` instead of
-    /// `1000`, `1e21` instead of `1e+21`); build a [`Value`](crate::value::Value) when the
-    /// output must be byte-identical to JavaScript.
+    /// `1000`, `1e21` instead of `1e+21`) and does not put array-index keys first. The text
+    /// is kept as serde_json wrote it; where it differs from `JSON.stringify` it is not
+    /// [canonical](RawJson::is_canonical), and the encoder writes its normalized form.
     pub fn from_serialize<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Result<Self> {
         let text = serde_json::to_vec(value)?;
-        Ok(RawJson(Bytes::from(text)))
+        Ok(RawJson::from_serializer_output(text))
     }
 }
 
@@ -249,19 +338,43 @@ impl TryFrom<&serde_json::value::RawValue> for RawJson {
 impl From<&serde_json::Value> for RawJson {
     fn from(value: &serde_json::Value) -> Self {
         // Serializing a `serde_json::Value` cannot fail, and its output is valid JSON.
-        RawJson(Bytes::from(value.to_string()))
+        RawJson::from_serializer_output(value.to_string().into_bytes())
     }
 }
 
 /// The arguments of an EVENT or ACK as raw JSON: the elements of the payload array,
 /// comma-separated, without the brackets (and, for an EVENT, without the event name).
 ///
-/// `["message",1,"2",{"3":[true]}]` has the args `1,"2",{"3":[true]}`. An encoder writes
-/// them back verbatim, so an echo is byte-identical to what the client sent.
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
+/// `["message",1,"2",{"3":[true]}]` has the args `1,"2",{"3":[true]}`. When the text is
+/// [canonical](RawArgs::is_canonical), an encoder writes it back verbatim, so an echo is
+/// byte-identical to what the client sent; otherwise each argument is written normalized,
+/// as the reference server would write it.
+#[derive(Clone)]
 pub struct RawArgs {
     text: Bytes,
     len: usize,
+    canonical: bool,
+}
+
+impl PartialEq for RawArgs {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text && self.len == other.len
+    }
+}
+
+impl Eq for RawArgs {}
+
+impl Hash for RawArgs {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+        self.len.hash(state);
+    }
+}
+
+impl Default for RawArgs {
+    fn default() -> Self {
+        RawArgs::empty()
+    }
 }
 
 impl RawArgs {
@@ -270,6 +383,7 @@ impl RawArgs {
         RawArgs {
             text: Bytes::new(),
             len: 0,
+            canonical: true,
         }
     }
 
@@ -280,17 +394,23 @@ impl RawArgs {
         if std::str::from_utf8(&bytes).is_err() {
             return Err(JsonError::Syntax { offset: 0 });
         }
-        let len = scan::scan_list(&bytes, DEFAULT_MAX_DEPTH)?;
+        let list = scan::scan_list(&bytes, DEFAULT_MAX_DEPTH)?;
         let (start, end) = trim(&bytes, 0, bytes.len());
         Ok(RawArgs {
             text: bytes.slice(start..end),
-            len,
+            len: list.len,
+            canonical: list.canonical,
         })
     }
 
-    /// Wraps text that the scanner has validated, holding `len` elements.
-    pub(crate) fn from_validated(text: Bytes, len: usize) -> Self {
-        RawArgs { text, len }
+    /// Wraps text that the scanner has validated, holding `len` elements, and found
+    /// canonical or not.
+    pub(crate) fn from_validated(text: Bytes, len: usize, canonical: bool) -> Self {
+        RawArgs {
+            text,
+            len,
+            canonical,
+        }
     }
 
     /// The arguments of the JSON array `array` (all of its elements).
@@ -302,8 +422,9 @@ impl RawArgs {
         let info = doc.array?;
         let (start, end) = trim(array.as_bytes(), info.open_end, info.close);
         Some(RawArgs {
-            text: array.0.slice(start..end),
+            text: array.text.slice(start..end),
             len: info.len,
+            canonical: info.all_canonical,
         })
     }
 
@@ -315,6 +436,12 @@ impl RawArgs {
     /// Whether there are no arguments.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Whether the text is canonical (see [`RawJson::is_canonical`]): every argument is,
+    /// and there is no whitespace between them. The encoder then writes it verbatim.
+    pub fn is_canonical(&self) -> bool {
+        self.canonical
     }
 
     /// The raw text, for example `1,"2",{"3":[true]}`.
@@ -343,7 +470,33 @@ impl RawArgs {
         text.push(b'[');
         text.extend_from_slice(&self.text);
         text.push(b']');
-        RawJson(Bytes::from(text))
+        RawJson::from_scanned(Bytes::from(text), self.canonical)
+    }
+
+    /// The arguments as `JSON.stringify` would write them (see [`RawJson::normalized`]):
+    /// a clone of `self` (no copy) when canonical already.
+    pub fn normalized(&self) -> RawArgs {
+        if self.canonical {
+            return self.clone();
+        }
+        let mut out = Vec::with_capacity(self.text.len());
+        self.write_normalized(&mut out);
+        RawArgs::from_validated(Bytes::from(out), self.len, true)
+    }
+
+    /// Appends the [normalized](RawArgs::normalized) text to `out`: the text itself when
+    /// canonical, else each argument normalized (the canonical ones still copied as is).
+    pub(crate) fn write_normalized<B: BufMut>(&self, out: &mut B) {
+        if self.canonical {
+            out.put_slice(&self.text);
+            return;
+        }
+        for (i, arg) in self.iter().enumerate() {
+            if i > 0 {
+                out.put_u8(b',');
+            }
+            arg.write_normalized(out);
+        }
     }
 
     /// Deserializes the arguments as a JSON array, e.g. into a tuple or a `Vec`.
@@ -390,12 +543,17 @@ impl Iterator for RawArgsIter<'_> {
             self.pos = text.len();
             return None;
         }
+        s.set_canonical(true);
         if s.value(0).is_err() {
             self.pos = text.len();
             return None;
         }
         self.pos = s.pos();
-        Some(RawJson(text.slice(start..s.pos())))
+        // The scan of the element decided whether it is canonical on its own.
+        Some(RawJson::from_scanned(
+            text.slice(start..s.pos()),
+            s.canonical(),
+        ))
     }
 }
 

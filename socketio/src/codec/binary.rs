@@ -29,12 +29,13 @@ use crate::value::{BinaryMode, Map, Value, write_value};
 ///
 /// Only the containers on the path to a placeholder are materialized; every other part of
 /// the payload stays [`Value::Raw`], a slice of the received text, so re-emitting the
-/// value writes those parts back byte for byte.
+/// value writes those parts back byte for byte (or normalized, as `JSON.stringify` would
+/// write them, when the received text was not canonical).
 pub fn deconstruct(value: &Value) -> (RawJson, Vec<Bytes>) {
     let mut buffers = Vec::new();
     let mut out = Vec::new();
     write_value(&mut out, value, &mut BinaryMode::Placeholders(&mut buffers));
-    (RawJson::from_validated(Bytes::from(out)), buffers)
+    (RawJson::from_canonical(Bytes::from(out)), buffers)
 }
 
 /// Replaces the placeholders in `payload` by `attachments`. An array or object at the top
@@ -48,7 +49,11 @@ pub fn reconstruct(payload: &RawJson, attachments: &[Bytes]) -> Result<Value, Re
     };
     let root = b.node(false)?;
     let mut used = vec![false; attachments.len()];
-    convert(root, bytes, attachments, &mut used)
+    let text = Text {
+        bytes,
+        canonical: payload.is_canonical(),
+    };
+    convert(root, &text, attachments, &mut used)
 }
 
 /// Checks the placeholders of `args` (the arguments of a received BINARY_EVENT or
@@ -243,26 +248,36 @@ fn check(node: Node, used: &mut [bool]) -> Result<(), ReconstructError> {
     }
 }
 
+/// The payload being reconstructed.
+struct Text<'a> {
+    bytes: &'a Bytes,
+    /// Whether the whole payload is canonical, and so each of its parts.
+    canonical: bool,
+}
+
 fn convert(
     node: Node,
-    bytes: &Bytes,
+    text: &Text<'_>,
     attachments: &[Bytes],
     used: &mut [bool],
 ) -> Result<Value, ReconstructError> {
     Ok(match node {
-        Node::Plain(s, e) => Value::Raw(RawJson::from_validated(bytes.slice(s..e))),
+        Node::Plain(s, e) => Value::Raw(RawJson::from_scanned(
+            text.bytes.slice(s..e),
+            text.canonical,
+        )),
         Node::Placeholder(num) => Value::Binary(attachments[claim(num, used)?].clone()),
         Node::Array(items) => Value::Array(
             items
                 .into_iter()
-                .map(|n| convert(n, bytes, attachments, used))
+                .map(|n| convert(n, text, attachments, used))
                 .collect::<Result<_, _>>()?,
         ),
         Node::Object(members) => {
             let members = dedup(members);
             let mut map = Map::with_capacity(members.len());
             for (k, v) in members {
-                map.insert(k, convert(v, bytes, attachments, used)?);
+                map.insert(k, convert(v, text, attachments, used)?);
             }
             Value::Object(map)
         }
@@ -378,13 +393,22 @@ mod tests {
         assert_eq!(items[2], Value::Binary(Bytes::from_static(&[1, 1])));
         let deep = items[3].as_array().unwrap()[0].get("x").unwrap();
         assert_eq!(deep, &Value::Binary(Bytes::from_static(&[0, 0])));
-        // Re-deconstructing renumbers depth-first and keeps raw parts byte for byte.
+        // Re-deconstructing renumbers depth-first and writes the raw parts as
+        // `JSON.stringify` would (the payload was not canonical).
         let (json, buffers) = deconstruct(&v);
         assert_eq!(
             json.as_str(),
-            r#"["message",{"a" : 1.0},{"_placeholder":true,"num":0},[{"x":{"_placeholder":true,"num":1}}]]"#
+            r#"["message",{"a":1},{"_placeholder":true,"num":0},[{"x":{"_placeholder":true,"num":1}}]]"#
         );
+        assert!(json.is_canonical());
         assert_eq!(buffers, [vec![1u8, 1], vec![0, 0]]);
+        // The parts of a canonical payload are canonical, and written byte for byte.
+        let p = raw(r#"["message",{"a":[1.5,"\u0001"]},{"_placeholder":true,"num":0}]"#);
+        let v = reconstruct(&p, &bufs(1)).unwrap();
+        let part = v.as_array().unwrap()[1].as_raw().unwrap();
+        assert!(part.is_canonical());
+        assert!(p.bytes().as_ptr_range().contains(&part.as_bytes().as_ptr()));
+        assert_eq!(deconstruct(&v).0, p);
     }
 
     #[test]

@@ -249,7 +249,7 @@ pub(crate) fn validate_payload(
     let base = range.start;
     let text = buf.get(range).ok_or(DecodeError::Empty)?;
     let doc = scan_document(text, max_depth)?;
-    let raw = RawJson::from_validated(buf.slice(base + doc.start..base + doc.end));
+    let raw = RawJson::from_scanned(buf.slice(base + doc.start..base + doc.end), doc.canonical);
     let mut parts = PayloadParts::default();
     match packet_type {
         PacketType::Connect if doc.kind == JsonKind::Object => {}
@@ -290,6 +290,7 @@ pub(crate) fn validate_payload(
             parts.args = Some(RawArgs::from_validated(
                 buf.slice(base + s..base + e),
                 array.len - 1,
+                array.tail_canonical,
             ));
         }
         PacketType::Ack | PacketType::BinaryAck => {
@@ -298,6 +299,7 @@ pub(crate) fn validate_payload(
             parts.args = Some(RawArgs::from_validated(
                 buf.slice(base + s..base + e),
                 array.len,
+                array.all_canonical,
             ));
         }
         _ => return Err(invalid),

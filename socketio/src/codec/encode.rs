@@ -2,6 +2,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::binary::reconstruct;
 use crate::json::write::{write_str, write_u64};
 use crate::packet::{Namespace, Packet, PacketType};
 use crate::raw::RawArgs;
@@ -11,12 +12,21 @@ use crate::value::{BinaryMode, Value, write_value};
 pub const MESSAGE_PREFIX: u8 = b'4';
 
 /// The arguments of an outgoing EVENT or ACK.
+///
+/// Raw arguments are written verbatim when they are
+/// [canonical](crate::raw::RawArgs::is_canonical) (what socket.io clients send), and
+/// otherwise as the reference server would write them after `JSON.parse`: normalized
+/// numbers, escapes, whitespace and key order.
 #[derive(Clone, Copy, Debug)]
 pub enum Args<'a> {
-    /// Raw JSON from a received text packet, written verbatim.
+    /// Raw JSON from a received text packet.
     Raw(&'a RawArgs),
-    /// Raw JSON from a received binary packet, whose placeholders refer to `attachments`:
-    /// both are passed through unchanged (a zero-copy binary relay).
+    /// Raw JSON from a received binary packet, whose placeholders refer to `attachments`.
+    /// Canonical args are passed through unchanged with their attachments (a zero-copy
+    /// binary relay). Other args are reconstructed and written as values, as the
+    /// reference server does: the placeholders are renumbered in the order of the
+    /// normalized text (object keys in JavaScript order), and the attachments follow
+    /// that order.
     RawBinary {
         /// The arguments, placeholders included.
         args: &'a RawArgs,
@@ -27,7 +37,28 @@ pub enum Args<'a> {
     Values(&'a [Value]),
 }
 
-impl Args<'_> {
+impl<'a> Args<'a> {
+    /// The arguments the encoder writes: non-canonical binary args become values (in
+    /// `storage`), so that their placeholders are renumbered as the reference would
+    /// renumber them. Anything else is returned as is.
+    fn resolve<'s>(self, storage: &'s mut Vec<Value>) -> Args<'s>
+    where
+        'a: 's,
+    {
+        match self {
+            Args::RawBinary { args, attachments } if !args.is_canonical() => {
+                // The decoder validated the placeholders; args built by hand that fail
+                // are written with their numbering, normalized.
+                if let Ok(Value::Array(items)) = reconstruct(&args.to_array(), attachments) {
+                    *storage = items;
+                    return Args::Values(storage);
+                }
+                self
+            }
+            other => other,
+        }
+    }
+
     fn binary_count(&self) -> usize {
         match self {
             Args::Raw(_) => 0,
@@ -47,11 +78,11 @@ impl Args<'_> {
     fn write(&self, out: &mut BytesMut) -> Vec<Bytes> {
         match self {
             Args::Raw(a) => {
-                out.put_slice(a.as_bytes());
+                a.write_normalized(out);
                 Vec::new()
             }
             Args::RawBinary { args, attachments } => {
-                out.put_slice(args.as_bytes());
+                args.write_normalized(out);
                 attachments.to_vec()
             }
             Args::Values(values) => {
@@ -134,6 +165,11 @@ pub fn encoded_len(packet: &Packet) -> usize {
 /// Appends `packet` (after `prefix`, if any) to `out`. For BINARY_EVENT/BINARY_ACK this is
 /// the text part; the attachments go in the binary messages that follow.
 ///
+/// The payload is written exactly as the packet holds it (for a decoded packet, the
+/// received text), so `encode(decode(text))` is `text`. To send a received payload as the
+/// reference server would, [normalize](crate::raw::RawJson::normalized) it, or use
+/// [`encode_event_into`] / [`encode_ack_into`], which do.
+///
 /// The encoder, byte-identical to socket.io-parser's `Encoder.encodeAsString`:
 ///
 /// ```text
@@ -203,6 +239,8 @@ pub fn encode_event_into(
     name: &str,
     args: Args<'_>,
 ) -> Vec<Bytes> {
+    let mut storage = Vec::new();
+    let args = args.resolve(&mut storage);
     let count = args.binary_count();
     let (packet_type, attachments) = if count > 0 {
         (PacketType::BinaryEvent, Some(count))
@@ -230,6 +268,8 @@ pub fn encode_ack_into(
     ack_id: u64,
     args: Args<'_>,
 ) -> Vec<Bytes> {
+    let mut storage = Vec::new();
+    let args = args.resolve(&mut storage);
     let count = args.binary_count();
     let (packet_type, attachments) = if count > 0 {
         (PacketType::BinaryAck, Some(count))

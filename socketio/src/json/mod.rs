@@ -11,18 +11,26 @@
 pub(crate) mod scan;
 pub(crate) mod write;
 
+#[cfg(test)]
+mod canonical_tests;
+
 pub use scan::JsonKind;
 
 use std::borrow::Cow;
 
-/// Decodes the body of a JSON string literal (the bytes between the quotes, already
-/// validated by the scanner). Lone surrogates, which a Rust string cannot hold, become
-/// U+FFFD. Returns `None` only if `body` was not validated (never for scanner output).
-pub(crate) fn unescape(body: &[u8]) -> Option<Cow<'_, str>> {
-    if !body.contains(&b'\\') {
-        return std::str::from_utf8(body).ok().map(Cow::Borrowed);
-    }
-    let mut out = String::with_capacity(body.len());
+/// One piece of a decoded string body.
+enum Piece<'a> {
+    /// Text copied as is (no escapes in it).
+    Text(&'a str),
+    /// An escaped code point.
+    Char(char),
+    /// A `\uXXXX` escape of a surrogate that is not half of a pair.
+    Lone(u16),
+}
+
+/// Decodes the body of a string literal (validated by the scanner) piece by piece.
+/// Returns `None` only if `body` was not validated.
+fn decode_body<'a>(body: &'a [u8], mut f: impl FnMut(Piece<'a>)) -> Option<()> {
     let mut i = 0;
     while i < body.len() {
         let next = body[i..]
@@ -30,7 +38,9 @@ pub(crate) fn unescape(body: &[u8]) -> Option<Cow<'_, str>> {
             .position(|&b| b == b'\\')
             .map_or(body.len(), |p| i + p);
         // Escapes are ASCII, so the split points are char boundaries of valid UTF-8.
-        out.push_str(std::str::from_utf8(&body[i..next]).ok()?);
+        if next > i {
+            f(Piece::Text(std::str::from_utf8(&body[i..next]).ok()?));
+        }
         if next == body.len() {
             break;
         }
@@ -59,20 +69,81 @@ pub(crate) fn unescape(body: &[u8]) -> Option<Cow<'_, str>> {
                     match lo {
                         Some(lo) => {
                             i += 6;
-                            char::from_u32(0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00))
-                                .unwrap_or(char::REPLACEMENT_CHARACTER)
+                            char::from_u32(0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00))?
                         }
-                        None => char::REPLACEMENT_CHARACTER,
+                        None => {
+                            f(Piece::Lone(u16::try_from(hi).ok()?));
+                            continue;
+                        }
                     }
+                } else if let Some(c) = char::from_u32(hi) {
+                    c
                 } else {
-                    char::from_u32(hi).unwrap_or(char::REPLACEMENT_CHARACTER)
+                    // A lone low surrogate.
+                    f(Piece::Lone(u16::try_from(hi).ok()?));
+                    continue;
                 }
             }
             _ => return None,
         };
-        out.push(c);
+        f(Piece::Char(c));
     }
-    Some(Cow::Owned(out))
+    Some(())
+}
+
+/// Decodes the body of a JSON string literal (the bytes between the quotes, already
+/// validated by the scanner). Lone surrogates, which a Rust string cannot hold, become
+/// U+FFFD. Returns `None` only if `body` was not validated (never for scanner output).
+pub(crate) fn unescape(body: &[u8]) -> Option<Cow<'_, str>> {
+    unescape_lossy(body).map(|(s, _)| s)
+}
+
+/// [`unescape`], also telling whether a lone surrogate was replaced by U+FFFD.
+pub(crate) fn unescape_lossy(body: &[u8]) -> Option<(Cow<'_, str>, bool)> {
+    if !body.contains(&b'\\') {
+        return std::str::from_utf8(body)
+            .ok()
+            .map(|s| (Cow::Borrowed(s), false));
+    }
+    let mut out = String::with_capacity(body.len());
+    let mut lone = false;
+    decode_body(body, |piece| match piece {
+        Piece::Text(t) => out.push_str(t),
+        Piece::Char(c) => out.push(c),
+        Piece::Lone(_) => {
+            lone = true;
+            out.push(char::REPLACEMENT_CHARACTER);
+        }
+    })?;
+    Some((Cow::Owned(out), lone))
+}
+
+/// Writes the string literal whose (validated) body is `body` as `JSON.stringify` writes
+/// that string, quotes included: the escapes of [`write::write_str`], and lone surrogates
+/// as `\udxxx` (lower-case hex), which is how JavaScript writes them.
+pub(crate) fn write_canonical_string<B: bytes::BufMut>(out: &mut B, body: &[u8]) -> Option<()> {
+    let mut text = String::with_capacity(body.len());
+    let mut pending = Vec::new();
+    // Collect first: `body` is validated, so this only fails on scanner misuse, and then
+    // nothing is written.
+    decode_body(body, |piece| match piece {
+        Piece::Text(t) => text.push_str(t),
+        Piece::Char(c) => text.push(c),
+        Piece::Lone(u) => pending.push((text.len(), u)),
+    })?;
+    out.put_u8(b'"');
+    let mut from = 0;
+    for (at, unit) in pending {
+        write::write_str_body(out, &text[from..at]);
+        out.put_slice(b"\\u");
+        for shift in [12, 8, 4, 0] {
+            out.put_u8(b"0123456789abcdef"[usize::from((unit >> shift) & 0xf)]);
+        }
+        from = at;
+    }
+    write::write_str_body(out, &text[from..]);
+    out.put_u8(b'"');
+    Some(())
 }
 
 fn hex4(h: &[u8]) -> Option<u32> {
@@ -89,14 +160,21 @@ fn hex4(h: &[u8]) -> Option<u32> {
 /// objects enumerate such keys first, in ascending numeric order, before all other keys in
 /// insertion order; `JSON.stringify` and the binary placeholder numbering follow that order.
 pub(crate) fn array_index(key: &str) -> Option<u32> {
-    let b = key.as_bytes();
+    array_index_bytes(key.as_bytes())
+}
+
+/// [`array_index`] of a key given as bytes.
+pub(crate) fn array_index_bytes(b: &[u8]) -> Option<u32> {
     if b.is_empty() || b.len() > 10 || (b.len() > 1 && b[0] == b'0') {
         return None;
     }
-    if !b.iter().all(u8::is_ascii_digit) {
-        return None;
+    let mut n: u64 = 0;
+    for &d in b {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(d - b'0');
     }
-    let n: u64 = key.parse().ok()?;
     // 2^32 - 1 is not an array index.
     if n < u64::from(u32::MAX) {
         u32::try_from(n).ok()

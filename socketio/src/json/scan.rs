@@ -12,8 +12,38 @@
 //! - numbers are checked for syntax only, so `1e400` (Infinity in JS) is accepted;
 //! - nesting deeper than `max_depth` is rejected. `JSON.parse` has no fixed limit, but an
 //!   unbounded depth would let a peer exhaust the stack of every recursive consumer.
+//!
+//! # Canonical texts
+//!
+//! In the same pass the scanner decides whether the text is *canonical*: equal to
+//! `JSON.stringify(JSON.parse(text))`, so that writing it verbatim is what the reference
+//! server would write. The check is exact where that is cheap and conservative otherwise
+//! (a canonical text may be reported as not canonical, never the reverse):
+//!
+//! - no insignificant whitespace (outside the trimmed ends of a document or a list);
+//! - strings: raw characters, or exactly the escapes `JSON.stringify` writes: `\" \\ \b
+//!   \f \n \r \t`, `\u00xx` (lower-case hex) for the other control characters, and
+//!   `\udxxx` (lower-case hex) for a surrogate that is not half of a pair;
+//! - numbers: the form `Number::toString` gives. Integers of up to 15 digits (not `-0`) and
+//!   plain decimals of up to 15 significant digits without a trailing zero are recognized
+//!   by their shape; any other number is checked by parsing it and writing it back (no
+//!   allocation);
+//! - objects: array-index keys (`"0"`, `"7"`, ...) first, strictly ascending, then the
+//!   other keys, without duplicates (a canonical key has one spelling, so comparing bytes
+//!   is exact). The first [`KEY_SLOTS`] keys of an object are compared with each other
+//!   directly; a larger object switches to a hash set, so the check stays linear.
+//!
+//! Once a text is known not to be canonical, the remaining checks are skipped.
 
+use std::collections::HashSet;
+
+use crate::json::array_index_bytes;
+use crate::json::write::write_f64;
 use crate::raw::JsonError;
+
+/// How many non-index keys of one object the duplicate check compares directly, before it
+/// switches to a hash set.
+pub(crate) const KEY_SLOTS: usize = 16;
 
 /// The kind of a JSON value, from its first byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -69,6 +99,11 @@ pub(crate) struct ArrayInfo {
     pub(crate) open_end: usize,
     /// Offset of the closing `]`.
     pub(crate) close: usize,
+    /// Whether all the elements, and the separators between them, are canonical (the
+    /// text inside the brackets, trimmed, is canonical).
+    pub(crate) all_canonical: bool,
+    /// The same for the elements after the first one (the arguments of an event).
+    pub(crate) tail_canonical: bool,
 }
 
 /// A scanned top-level JSON document.
@@ -82,6 +117,17 @@ pub(crate) struct Document {
     pub(crate) kind: JsonKind,
     /// Details when the value is an array.
     pub(crate) array: Option<ArrayInfo>,
+    /// Whether the value (without the surrounding whitespace) is canonical.
+    pub(crate) canonical: bool,
+}
+
+/// A scanned comma-separated list (see [`scan_list`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct List {
+    /// Number of elements.
+    pub(crate) len: usize,
+    /// Whether the list (without the surrounding whitespace) is canonical.
+    pub(crate) canonical: bool,
 }
 
 /// Scans `buf` as one JSON text: optional whitespace, one value, optional whitespace.
@@ -89,12 +135,14 @@ pub(crate) fn scan_document(buf: &[u8], max_depth: usize) -> Result<Document, Js
     let mut s = Scanner::new(buf, max_depth);
     s.skip_ws();
     let start = s.pos;
+    s.canonical = true;
     let (kind, array) = if s.peek() == Some(b'[') {
         (JsonKind::Array, Some(s.array_top()?))
     } else {
         (s.value(0)?, None)
     };
     let end = s.pos;
+    let canonical = s.canonical;
     s.skip_ws();
     if s.pos != buf.len() {
         return Err(s.syntax());
@@ -104,25 +152,36 @@ pub(crate) fn scan_document(buf: &[u8], max_depth: usize) -> Result<Document, Js
         end,
         kind,
         array,
+        canonical,
     })
 }
 
-/// Scans `buf` as a comma-separated list of JSON values (the inside of an array), and
-/// returns the number of elements.
-pub(crate) fn scan_list(buf: &[u8], max_depth: usize) -> Result<usize, JsonError> {
+/// Scans `buf` as a comma-separated list of JSON values (the inside of an array).
+pub(crate) fn scan_list(buf: &[u8], max_depth: usize) -> Result<List, JsonError> {
     let mut s = Scanner::new(buf, max_depth);
     s.skip_ws();
     if s.pos == buf.len() {
-        return Ok(0);
+        return Ok(List {
+            len: 0,
+            canonical: true,
+        });
     }
+    s.canonical = true;
     let mut len = 0;
     loop {
         // The list sits inside an implicit array, hence depth 1.
         s.value(1)?;
         len += 1;
+        let before = s.canonical;
         s.skip_ws();
         match s.peek() {
-            None => return Ok(len),
+            // Trailing whitespace is trimmed, so it does not count.
+            None => {
+                return Ok(List {
+                    len,
+                    canonical: before,
+                });
+            }
             Some(b',') => {
                 s.pos += 1;
                 s.skip_ws();
@@ -133,20 +192,22 @@ pub(crate) fn scan_list(buf: &[u8], max_depth: usize) -> Result<usize, JsonError
 }
 
 /// A cursor over JSON text.
+///
+/// It also tracks whether the text scanned so far is canonical (see the module docs):
+/// `canonical` starts `true` and is cleared by the first construct that `JSON.stringify`
+/// would write differently. Callers that want the flag for one part of the text set it to
+/// `true` before scanning that part and read it after.
 pub(crate) struct Scanner<'a> {
     buf: &'a [u8],
     pos: usize,
     max_depth: usize,
+    canonical: bool,
 }
 
 impl<'a> Scanner<'a> {
     /// A scanner at offset 0.
     pub(crate) fn new(buf: &'a [u8], max_depth: usize) -> Self {
-        Scanner {
-            buf,
-            pos: 0,
-            max_depth,
-        }
+        Self::at(buf, 0, max_depth)
     }
 
     /// A scanner at `pos`.
@@ -155,7 +216,18 @@ impl<'a> Scanner<'a> {
             buf,
             pos,
             max_depth,
+            canonical: true,
         }
+    }
+
+    /// Whether everything scanned since the flag was last set is canonical.
+    pub(crate) fn canonical(&self) -> bool {
+        self.canonical
+    }
+
+    /// Sets the canonical flag (to `true` before scanning a part whose flag is wanted).
+    pub(crate) fn set_canonical(&mut self, canonical: bool) {
+        self.canonical = canonical;
     }
 
     /// Current offset.
@@ -178,13 +250,17 @@ impl<'a> Scanner<'a> {
         JsonError::Syntax { offset: self.pos }
     }
 
-    /// Skips whitespace.
+    /// Skips whitespace. Any whitespace makes the text not canonical.
     pub(crate) fn skip_ws(&mut self) {
+        let start = self.pos;
         while let Some(&b) = self.buf.get(self.pos) {
             if !is_ws(b) {
                 break;
             }
             self.pos += 1;
+        }
+        if self.pos != start {
+            self.canonical = false;
         }
     }
 
@@ -254,11 +330,18 @@ impl<'a> Scanner<'a> {
             self.bump();
             return Ok(());
         }
+        // The duplicate check's state lives in this frame, not in the scanner, which stays
+        // small enough for the optimizer to keep in registers.
+        let mut keys = Keys::new();
         loop {
             if self.peek() != Some(b'"') {
                 return Err(self.syntax());
             }
+            let key_start = self.pos;
             self.string()?;
+            if self.canonical && !keys.accept(&self.buf[key_start + 1..self.pos - 1]) {
+                self.canonical = false;
+            }
             self.skip_ws();
             self.expect(b':')?;
             self.skip_ws();
@@ -303,26 +386,35 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A top-level array, recording its first element and its bounds.
+    /// A top-level array, recording its first element, its bounds and which parts are
+    /// canonical.
     fn array_top(&mut self) -> Result<ArrayInfo, JsonError> {
         let depth = self.enter(0)?;
         self.bump();
         let open_end = self.pos;
+        self.canonical = true;
         self.skip_ws();
+        // Whitespace just inside the brackets: trimmed from the lists of arguments.
+        let mut edge_ws = !self.canonical;
         let mut info = ArrayInfo {
             len: 0,
             first: None,
             open_end,
             close: self.pos,
+            all_canonical: true,
+            tail_canonical: true,
         };
         if self.peek() == Some(b']') {
             info.close = self.pos;
             self.bump();
+            self.canonical = !edge_ws;
             return Ok(info);
         }
         loop {
             let start = self.pos;
+            self.canonical = true;
             let kind = self.value(depth)?;
+            let element = self.canonical;
             if info.first.is_none() {
                 info.first = Some(Element {
                     start,
@@ -330,16 +422,26 @@ impl<'a> Scanner<'a> {
                     kind,
                 });
             }
+            let tail = info.len > 0;
             info.len += 1;
+            info.all_canonical &= element;
+            info.tail_canonical &= element || !tail;
+            self.canonical = true;
             self.skip_ws();
             match self.peek() {
                 Some(b',') => {
                     self.bump();
                     self.skip_ws();
+                    // Whitespace around a comma: between two arguments, or (for an
+                    // event) between the name and the arguments, which is trimmed.
+                    info.all_canonical &= self.canonical;
+                    info.tail_canonical &= self.canonical || !tail;
                 }
                 Some(b']') => {
+                    edge_ws |= !self.canonical;
                     info.close = self.pos;
                     self.bump();
+                    self.canonical = info.all_canonical && !edge_ws;
                     return Ok(info);
                 }
                 _ => return Err(self.syntax()),
@@ -365,15 +467,21 @@ impl<'a> Scanner<'a> {
                 Some(b'\\') => {
                     self.bump();
                     match self.peek() {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.bump(),
+                        Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') => self.bump(),
+                        Some(b'/') => {
+                            // `JSON.stringify` writes `/` unescaped.
+                            self.canonical = false;
+                            self.bump();
+                        }
                         Some(b'u') => {
                             self.bump();
-                            for _ in 0..4 {
-                                match self.peek() {
-                                    Some(b) if b.is_ascii_hexdigit() => self.bump(),
-                                    _ => return Err(self.syntax()),
-                                }
+                            let Some(unit) = self.hex4(self.pos) else {
+                                return Err(self.syntax());
+                            };
+                            if self.canonical && !self.canonical_u_escape(unit) {
+                                self.canonical = false;
                             }
+                            self.pos += 4;
                         }
                         _ => return Err(self.syntax()),
                     }
@@ -381,6 +489,52 @@ impl<'a> Scanner<'a> {
                 // A raw control character, or the end of input.
                 _ => return Err(self.syntax()),
             }
+        }
+    }
+
+    /// The four hex digits at `at` as a number, and whether they are lower case.
+    fn hex4(&self, at: usize) -> Option<(u16, bool)> {
+        let digits = self.buf.get(at..at + 4)?;
+        let mut unit = 0u16;
+        let mut lower = true;
+        for &d in digits {
+            let v = match d {
+                b'0'..=b'9' => d - b'0',
+                b'a'..=b'f' => d - b'a' + 10,
+                b'A'..=b'F' => {
+                    lower = false;
+                    d - b'A' + 10
+                }
+                _ => return None,
+            };
+            unit = unit << 4 | u16::from(v);
+        }
+        Some((unit, lower))
+    }
+
+    /// Whether `JSON.stringify` writes the code unit of the `\uXXXX` escape whose digits
+    /// are at the cursor exactly so: a control character without a short escape, or a
+    /// surrogate that is not half of a pair, in lower-case hex.
+    fn canonical_u_escape(&self, (unit, lower): (u16, bool)) -> bool {
+        if !lower {
+            return false;
+        }
+        match unit {
+            0x08 | 0x09 | 0x0a | 0x0c | 0x0d => false,
+            0x00..=0x1f => true,
+            // A high surrogate is lone unless a low one follows (in any case: `JSON.parse`
+            // pairs them regardless). A low surrogate after a high one was already judged
+            // with it.
+            0xd800..=0xdbff => {
+                let after = self.pos + 4;
+                let pair = self.buf.get(after..after + 2) == Some(b"\\u")
+                    && self
+                        .hex4(after + 2)
+                        .is_some_and(|(lo, _)| (0xdc00..=0xdfff).contains(&lo));
+                !pair
+            }
+            0xdc00..=0xdfff => true,
+            _ => false,
         }
     }
 
@@ -398,26 +552,155 @@ impl<'a> Scanner<'a> {
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
     fn number(&mut self) -> Result<(), JsonError> {
-        if self.peek() == Some(b'-') {
+        let start = self.pos;
+        let negative = self.peek() == Some(b'-');
+        if negative {
             self.bump();
         }
+        let int_start = self.pos;
         match self.peek() {
             Some(b'0') => self.bump(),
             Some(b'1'..=b'9') => self.digits()?,
             _ => return Err(self.syntax()),
         }
+        let int_len = self.pos - int_start;
+        let mut frac = None;
         if self.peek() == Some(b'.') {
             self.bump();
+            let frac_start = self.pos;
             self.digits()?;
+            frac = Some(frac_start);
         }
+        let mut exponent = false;
         if matches!(self.peek(), Some(b'e' | b'E')) {
             self.bump();
             if matches!(self.peek(), Some(b'+' | b'-')) {
                 self.bump();
             }
             self.digits()?;
+            exponent = true;
+        }
+        if self.canonical {
+            let zero = self.buf[int_start] == b'0';
+            let shape = if exponent {
+                None
+            } else if let Some(frac_start) = frac {
+                let frac = &self.buf[frac_start..self.pos];
+                Self::decimal_shape(zero, int_len, frac)
+            } else if zero {
+                // `0` is canonical, `-0` is written `0`.
+                Some(!negative)
+            } else {
+                // Up to 15 digits, the integer is exact and written as is.
+                (int_len <= 15).then_some(true)
+            };
+            let canonical = match shape {
+                Some(c) => c,
+                None => number_round_trips(&self.buf[start..self.pos]),
+            };
+            if !canonical {
+                self.canonical = false;
+            }
         }
         Ok(())
+    }
+
+    /// For `int.frac` without exponent: `Some(canonical)` when the shape decides, `None`
+    /// when the number must be checked by writing it.
+    ///
+    /// A decimal of at most 15 significant digits (`f64::DIGITS`) survives the trip through
+    /// an f64 and back, so it is the shortest form of its value: it is canonical when it
+    /// has no trailing zero and JavaScript writes it without exponent (at most five zeros
+    /// after `0.`).
+    fn decimal_shape(zero: bool, int_len: usize, frac: &[u8]) -> Option<bool> {
+        if frac.last() == Some(&b'0') {
+            // `1.0`, `0.10`, `-0.0`.
+            return Some(false);
+        }
+        let significant = if zero {
+            let leading = frac.iter().take_while(|&&d| d == b'0').count();
+            if leading > 5 {
+                // `0.0000001` is written `1e-7`.
+                return Some(false);
+            }
+            frac.len() - leading
+        } else {
+            int_len + frac.len()
+        };
+        (significant <= 15).then_some(true)
+    }
+}
+
+/// Whether the number literal `text` is what `JSON.stringify` writes for its value: it is
+/// parsed and written back, on the stack.
+fn number_round_trips(text: &[u8]) -> bool {
+    // `Number::toString` output is at most 25 bytes (`-0.0000012345678901234567`).
+    if text.len() > 25 {
+        return false;
+    }
+    let Some(value) = std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| t.parse::<f64>().ok())
+    else {
+        return false;
+    };
+    let mut buf = [0u8; 40];
+    let mut out = &mut buf[..];
+    write_f64(&mut out, value);
+    let len = 40 - out.len();
+    buf[..len] == *text
+}
+
+/// The keys of one object so far, for the order and duplicate checks.
+struct Keys<'a> {
+    /// The last array-index key.
+    last_index: Option<u32>,
+    /// Whether a key that is not an array index came already.
+    named: bool,
+    /// The first non-index keys.
+    slots: [&'a [u8]; KEY_SLOTS],
+    len: usize,
+    /// All the non-index keys, once there are more than [`KEY_SLOTS`].
+    set: Option<HashSet<&'a [u8]>>,
+}
+
+impl<'a> Keys<'a> {
+    fn new() -> Self {
+        Keys {
+            last_index: None,
+            named: false,
+            slots: [&[]; KEY_SLOTS],
+            len: 0,
+            set: None,
+        }
+    }
+
+    /// Records `key` (the body of a canonical string literal) and tells whether the
+    /// object is still canonical: JavaScript enumerates the key where it stands, and it
+    /// is not a duplicate.
+    fn accept(&mut self, key: &'a [u8]) -> bool {
+        if let Some(index) = array_index_bytes(key) {
+            // Index keys first, strictly ascending (so without duplicates).
+            let in_order = !self.named && self.last_index.is_none_or(|last| index > last);
+            self.last_index = Some(index);
+            return in_order;
+        }
+        self.named = true;
+        if let Some(set) = &mut self.set {
+            return set.insert(key);
+        }
+        if self.slots[..self.len].contains(&key) {
+            return false;
+        }
+        if self.len < KEY_SLOTS {
+            self.slots[self.len] = key;
+            self.len += 1;
+        } else {
+            let mut set: HashSet<&[u8]> = self.slots.iter().copied().collect();
+            set.insert(key);
+            self.set = Some(set);
+        }
+        true
     }
 }
 
@@ -521,10 +804,11 @@ mod tests {
 
     #[test]
     fn lists() {
-        assert_eq!(scan_list(b"", 128), Ok(0));
-        assert_eq!(scan_list(b"  ", 128), Ok(0));
-        assert_eq!(scan_list(b"1", 128), Ok(1));
-        assert_eq!(scan_list(b" 1 , \"2\",{\"3\":[true]} ", 128), Ok(3));
+        let len = |b: &[u8]| scan_list(b, 128).map(|l| l.len);
+        assert_eq!(len(b""), Ok(0));
+        assert_eq!(len(b"  "), Ok(0));
+        assert_eq!(len(b"1"), Ok(1));
+        assert_eq!(len(b" 1 , \"2\",{\"3\":[true]} "), Ok(3));
         assert!(scan_list(b"1,", 128).is_err());
         assert!(scan_list(b",1", 128).is_err());
         assert!(scan_list(b"1 2", 128).is_err());

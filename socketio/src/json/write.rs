@@ -35,8 +35,14 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Writes `s` as a JSON string literal, quotes included.
 pub(crate) fn write_str<B: BufMut>(out: &mut B, s: &str) {
-    let bytes = s.as_bytes();
     out.put_u8(b'"');
+    write_str_body(out, s);
+    out.put_u8(b'"');
+}
+
+/// Writes `s` escaped as in a JSON string literal, without the quotes.
+pub(crate) fn write_str_body<B: BufMut>(out: &mut B, s: &str) {
+    let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc = ESCAPE[usize::from(b)];
@@ -55,7 +61,6 @@ pub(crate) fn write_str<B: BufMut>(out: &mut B, s: &str) {
         start = i + 1;
     }
     out.put_slice(&bytes[start..]);
-    out.put_u8(b'"');
 }
 
 /// Writes an unsigned integer in decimal.

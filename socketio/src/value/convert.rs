@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::{Map, Number, Value};
 use crate::json::scan::Scanner;
-use crate::json::unescape;
+use crate::json::{unescape, unescape_lossy, write_canonical_string};
 use crate::raw::RawJson;
 
 impl From<serde_json::Value> for Value {
@@ -98,7 +98,21 @@ impl Value {
     pub fn parse_raw(raw: &RawJson) -> Value {
         let bytes = raw.bytes();
         let mut p = Scanner::new(bytes, usize::MAX);
-        parse(&mut p, bytes).unwrap_or_else(|| Value::Raw(raw.clone()))
+        parse(&mut p, bytes, Mode::Exact).unwrap_or_else(|| Value::Raw(raw.clone()))
+    }
+
+    /// Parses raw JSON as `JSON.parse` does, for writing it back as `JSON.stringify` would
+    /// (the normalization of non-canonical text). Unlike [`Value::parse_raw`], every number
+    /// is what JavaScript makes of it (an integer beyond 2^53 rounds to an f64), and a
+    /// string value with a lone surrogate stays a [`Value::Raw`] string literal written as
+    /// JavaScript writes it (`"\ud800"`). The result holds no non-canonical raw part.
+    pub(crate) fn parse_js(raw: &RawJson) -> Value {
+        let bytes = raw.bytes();
+        let mut p = Scanner::new(bytes, usize::MAX);
+        // The text was validated, so parsing cannot fail; if it did, the text would be
+        // written as it is (and not normalized again, which would never end).
+        parse(&mut p, bytes, Mode::Js)
+            .unwrap_or_else(|| Value::Raw(RawJson::from_canonical(bytes.clone())))
     }
 
     /// Replaces every [`Value::Raw`] part by its parsed tree ([`Value::parse_raw`]).
@@ -114,8 +128,18 @@ impl Value {
     }
 }
 
+/// What [`parse`] makes of numbers and of strings with lone surrogates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// [`Value::parse_raw`]: integers exact when they fit in 64 bits, U+FFFD for lone
+    /// surrogates.
+    Exact,
+    /// [`Value::parse_js`]: numbers as JavaScript holds them, lone surrogates kept.
+    Js,
+}
+
 /// Parses the (validated) value at the cursor.
-fn parse(p: &mut Scanner<'_>, bytes: &Bytes) -> Option<Value> {
+fn parse(p: &mut Scanner<'_>, bytes: &Bytes, mode: Mode) -> Option<Value> {
     let start = p.pos();
     Some(match p.peek()? {
         b'{' => {
@@ -127,11 +151,11 @@ fn parse(p: &mut Scanner<'_>, bytes: &Bytes) -> Option<Value> {
                 return Some(Value::Object(m));
             }
             loop {
-                let key = parse_string(p, bytes)?;
+                let key = parse_key(p, bytes)?;
                 p.skip_ws();
                 p.expect(b':').ok()?;
                 p.skip_ws();
-                let v = parse(p, bytes)?;
+                let v = parse(p, bytes, mode)?;
                 m.insert(key, v);
                 p.skip_ws();
                 match p.peek()? {
@@ -156,7 +180,7 @@ fn parse(p: &mut Scanner<'_>, bytes: &Bytes) -> Option<Value> {
                 return Some(Value::Array(a));
             }
             loop {
-                a.push(parse(p, bytes)?);
+                a.push(parse(p, bytes, mode)?);
                 p.skip_ws();
                 match p.peek()? {
                     b',' => {
@@ -171,7 +195,18 @@ fn parse(p: &mut Scanner<'_>, bytes: &Bytes) -> Option<Value> {
                 }
             }
         }
-        b'"' => Value::String(parse_string(p, bytes)?),
+        b'"' => {
+            p.string().ok()?;
+            let body = bytes.get(start + 1..p.pos() - 1)?;
+            let (s, lone) = unescape_lossy(body)?;
+            if lone && mode == Mode::Js {
+                let mut literal = Vec::with_capacity(body.len() + 2);
+                write_canonical_string(&mut literal, body)?;
+                Value::Raw(RawJson::from_canonical(Bytes::from(literal)))
+            } else {
+                Value::String(s.into_owned())
+            }
+        }
         _ => {
             p.value(0).ok()?;
             let text = bytes.get(start..p.pos())?;
@@ -179,17 +214,29 @@ fn parse(p: &mut Scanner<'_>, bytes: &Bytes) -> Option<Value> {
                 b"true" => Value::Bool(true),
                 b"false" => Value::Bool(false),
                 b"null" => Value::Null,
+                _ if mode == Mode::Js => Value::Number(parse_number_js(text)?),
                 _ => Value::Number(parse_number(text)?),
             }
         }
     })
 }
 
-fn parse_string(p: &mut Scanner<'_>, bytes: &Bytes) -> Option<String> {
+fn parse_key(p: &mut Scanner<'_>, bytes: &Bytes) -> Option<String> {
     let start = p.pos();
     p.string().ok()?;
     let body = bytes.get(start + 1..p.pos() - 1)?;
     unescape(body).map(|s| s.into_owned())
+}
+
+/// A JSON number literal as JavaScript holds it: an integer of up to 15 digits (exact in
+/// an f64, so written the same either way) stays an integer, anything else is an f64.
+fn parse_number_js(text: &[u8]) -> Option<Number> {
+    let digits = text.len() - usize::from(text.first() == Some(&b'-'));
+    if digits <= 15 && !text.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) {
+        return parse_number(text);
+    }
+    let s = std::str::from_utf8(text).ok()?;
+    s.parse::<f64>().ok().map(Number::from_f64)
 }
 
 /// A JSON number literal: integers stay exact when they fit.

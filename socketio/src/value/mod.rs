@@ -11,8 +11,11 @@
 //!   sent in an EVENT or ACK (see [`codec::deconstruct`](crate::codec::deconstruct)).
 //!   Elsewhere it is written as Node's `Buffer.toJSON` writes it:
 //!   `{"type":"Buffer","data":[1,2,3]}`.
-//! - [`Value::Raw`] holds JSON text verbatim: what the decoder hands out for the parts of a
-//!   received payload that contain no binary, so that an echo is byte-identical.
+//! - [`Value::Raw`] holds JSON text: what the decoder hands out for the parts of a
+//!   received payload that contain no binary. It is written verbatim when it is
+//!   [canonical](crate::raw::RawJson::is_canonical) (so an echo costs a copy), else in its
+//!   [normalized](crate::raw::RawJson::normalized) form; either way the output is what
+//!   `JSON.stringify(JSON.parse(text))` gives, as in the reference server.
 
 mod convert;
 mod ser;
@@ -46,9 +49,10 @@ pub enum Value {
     Object(Map),
     /// A binary buffer (a Node `Buffer` / browser `ArrayBuffer` on the other side).
     Binary(Bytes),
-    /// JSON text written as is. It must not contain binary placeholders: a received binary
-    /// payload is turned into values with [`codec::reconstruct`](crate::codec::reconstruct),
-    /// which keeps only placeholder-free subtrees raw.
+    /// JSON text, written as is when canonical and normalized otherwise. It must not
+    /// contain binary placeholders: a received binary payload is turned into values with
+    /// [`codec::reconstruct`](crate::codec::reconstruct), which keeps only placeholder-free
+    /// subtrees raw.
     Raw(RawJson),
 }
 

@@ -24,7 +24,9 @@ pub(crate) fn write_value<B: BufMut>(out: &mut B, value: &Value, mode: &mut Bina
         Value::Bool(false) => out.put_slice(b"false"),
         Value::Number(n) => n.write(out),
         Value::String(s) => write_str(out, s),
-        Value::Raw(r) => out.put_slice(r.as_bytes()),
+        // Verbatim when canonical (the fast path), else normalized: `JSON.stringify` of
+        // what `JSON.parse` makes of the text.
+        Value::Raw(r) => r.write_normalized(out),
         Value::Array(items) => {
             out.put_u8(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -199,11 +201,15 @@ mod tests {
     }
 
     #[test]
-    fn raw_is_written_verbatim() {
-        let raw = RawJson::new("{ \"keep\" : 1.0 }").unwrap();
-        let v = Value::from(vec![Value::Raw(raw), 1.0.into()]);
+    fn raw_is_written_verbatim_when_canonical_and_normalized_otherwise() {
+        // node: JSON.stringify([JSON.parse('{ "keep" : 1.0 }'), 1.0, JSON.parse('{"b":[1e3]}')])
+        let loose = RawJson::new("{ \"keep\" : 1.0 }").unwrap();
+        let canonical = RawJson::new("{\"b\":[1000]}").unwrap();
+        assert!(!loose.is_canonical());
+        assert!(canonical.is_canonical());
+        let v = Value::from(vec![Value::Raw(loose), 1.0.into(), Value::Raw(canonical)]);
         let mut out = bytes::BytesMut::new();
         v.write_json(&mut out);
-        assert_eq!(&out[..], b"[{ \"keep\" : 1.0 },1]");
+        assert_eq!(&out[..], b"[{\"keep\":1},1,{\"b\":[1000]}]");
     }
 }
