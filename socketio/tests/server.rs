@@ -211,3 +211,75 @@ async fn a_broadcast_is_encoded_once_and_shared_by_every_recipient() {
         assert_eq!(b.len(), first.len());
     }
 }
+
+/// A WebSocket client that connects to `/` and then never reads again.
+async fn stalled_websocket(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: localhost\r\n\
+          Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 101"));
+    // a masked text frame "40": CONNECT to the main namespace
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | 2];
+    frame.extend_from_slice(&mask);
+    frame.extend(b"40".iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    s.write_all(&frame).await.unwrap();
+    s
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected_and_others_are_not() {
+    let io = Io::new(Config::default());
+    let reasons: Arc<Mutex<Vec<DisconnectReason>>> = Arc::default();
+    let r = reasons.clone();
+    io.of("/").on_connection(move |s| {
+        let r = r.clone();
+        s.on_disconnect(move |_s, reason| r.lock().unwrap().push(reason));
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let engine = io.engine(engineio::Config {
+        path: "/socket.io/".into(),
+        max_buffered_bytes: 256 * 1024,
+        ..engineio::Config::default()
+    });
+    tokio::spawn(engine.serve(listener));
+    let _stalled = stalled_websocket(addr).await;
+    let mut healthy = Client::connect(addr).await;
+    while io.of("/").socket_count() < 2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // 64 MiB for the stalled client: far past the kernel's socket buffers and the cap.
+    let chunk = Payload::one("x".repeat(64 * 1024));
+    for _ in 0..1024 {
+        let stalled: Vec<_> = io
+            .of("/")
+            .broadcast()
+            .fetch_sockets()
+            .into_iter()
+            .filter(|s| s.handshake().transport == engineio::TransportKind::WebSocket)
+            .collect();
+        let Some(s) = stalled.first() else { break };
+        s.emit("flood", chunk.clone());
+        tokio::task::yield_now().await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while reasons.lock().unwrap().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        *reasons.lock().unwrap(),
+        vec![DisconnectReason::SendBufferFull]
+    );
+    // the healthy polling client is unaffected
+    io.of("/").emit("still-there", Payload::empty());
+    assert_eq!(healthy.recv().await, r#"2["still-there"]"#);
+}
