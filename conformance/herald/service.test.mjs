@@ -45,16 +45,19 @@ async function waitForPort(port, child) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 describe("herald service", () => {
-  let child, port, url, configPath, log = "";
+  let child, port, opsPort, url, configPath, log = "";
 
   before(async () => {
     port = await freePort();
+    opsPort = await freePort();
     url = `http://127.0.0.1:${port}`;
     const dir = mkdtempSync(path.join(os.tmpdir(), "herald-test-"));
     configPath = path.join(dir, "herald.toml");
     writeFileSync(
       configPath,
       `listen = "127.0.0.1:${port}"
+[ops]
+listen = "127.0.0.1:${opsPort}"
 [[sites]]
 name = "app"
 namespace = "/"
@@ -218,10 +221,41 @@ secret = "another-secret-that-is-long-enough-0123456789"
     await gone;
   });
 
+  it("exposes Prometheus metrics and health on the ops listener", async () => {
+    const m = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+    const value = (re) => Number((m.match(re) ?? [])[1] ?? NaN);
+    assert.ok(value(/herald_auth_failures_total\{site="app",reason="malformed"\} (\d+)/) >= 1, m);
+    assert.ok(value(/herald_auth_failures_total\{site="app",reason="missing_token"\} (\d+)/) >= 1, m);
+    assert.ok(value(/herald_send_requests_total\{status="202"\} (\d+)/) >= 3, m);
+    assert.ok(value(/herald_send_requests_total\{status="401"\} (\d+)/) >= 2, m);
+    assert.ok(value(/herald_messages_sent_total\{site="app"\} (\d+)/) >= 3, m);
+    assert.ok(value(/herald_connects_total\{site="app",result="ok"\} (\d+)/) >= 3, m);
+    assert.equal((await fetch(`http://127.0.0.1:${opsPort}/healthz`)).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${opsPort}/readyz`)).status, 200);
+  });
+
   it("check-config redacts secrets", () => {
     const out = execFileSync(HERALD, ["--config", configPath, "check-config"], { stdio: ["ignore", "pipe", "pipe"] }).toString();
     assert.ok(!out.includes(KEY) && !out.includes(SECRET), out);
     assert.match(out, /<redacted>/);
+  });
+});
+
+describe("herald shutdown", () => {
+  it("SIGTERM tells clients to go, drains and exits 0", async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(os.tmpdir(), "herald-term-"));
+    const cfg = path.join(dir, "herald.toml");
+    writeFileSync(cfg, `listen = "127.0.0.1:${port}"\n[ops]\nlisten = "127.0.0.1:0"\n[[sites]]\nname = "dev"\n[sites.auth]\nmode = "none"\n`);
+    const child = spawn(HERALD, ["--config", cfg], { stdio: ["ignore", "pipe", "pipe"] });
+    await waitForPort(port, child);
+    const s = io(`http://127.0.0.1:${port}`, { reconnection: false, transports: ["websocket"] });
+    await new Promise((resolve, reject) => { s.on("connect", resolve); s.on("connect_error", reject); });
+    const reason = new Promise((resolve) => s.on("disconnect", resolve));
+    const exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+    child.kill("SIGTERM");
+    assert.equal(await reason, "transport close");
+    assert.equal(await exited, 0);
   });
 });
 

@@ -14,6 +14,7 @@ use socketio::packet::is_reserved_event;
 use socketio::raw::{RawArgs, RawJson};
 use socketio::server::Payload;
 
+use crate::metrics::Metrics;
 use crate::site::{Site, Sites};
 
 /// Largest accepted request body.
@@ -65,14 +66,20 @@ pub fn matches(path: &str) -> bool {
 }
 
 /// Answers an API request.
-pub async fn handle(sites: &Sites, req: Request<Incoming>) -> Response<Body> {
-    match route(sites, req).await {
+pub async fn handle(sites: &Sites, metrics: &Metrics, req: Request<Incoming>) -> Response<Body> {
+    let res = match route(sites, metrics, req).await {
         Ok(res) => res,
         Err(e) => e.response(),
-    }
+    };
+    metrics.send_request(res.status().as_u16());
+    res
 }
 
-async fn route(sites: &Sites, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+async fn route(
+    sites: &Sites,
+    metrics: &Metrics,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
     if req.method() != Method::POST {
         return Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -118,6 +125,7 @@ async fn route(sites: &Sites, req: Request<Incoming>) -> Result<Response<Body>, 
         "/send" => {
             let msg = parse_message(&body, form)?;
             let id = deliver(site, msg)?;
+            metrics.message_sent(&site.name);
             Ok(json(StatusCode::ACCEPTED, &serde_json::json!({ "id": id })))
         }
         "/send/batch" => {
@@ -149,7 +157,10 @@ async fn route(sites: &Sites, req: Request<Incoming>) -> Result<Response<Body>, 
                 .collect::<Result<Vec<_>, _>>()?;
             let ids = msgs
                 .into_iter()
-                .map(|m| deliver(site, m))
+                .map(|m| {
+                    metrics.message_sent(&site.name);
+                    deliver(site, m)
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(json(
                 StatusCode::ACCEPTED,

@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod metrics;
 pub mod site;
 
 use std::convert::Infallible;
@@ -53,7 +54,12 @@ pub fn engine_config(c: &FileConfig) -> engineio::Config {
 struct App {
     engine: Engine<IoHandler>,
     sites: Sites,
+    metrics: Arc<metrics::Metrics>,
+    draining: std::sync::atomic::AtomicBool,
 }
+
+/// How long a shutdown waits for sessions to close before returning.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(3);
 
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     let mut res = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
@@ -61,9 +67,28 @@ fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     res
 }
 
-/// Serves `config` on `listener` until `shutdown` resolves, then closes every session.
+/// Serves `config` on `listener` (and the ops endpoints on `config.ops.listen`) until
+/// `shutdown` resolves; then readiness fails, every client is told to disconnect (it
+/// reconnects elsewhere or later), and the drain waits at most a few seconds.
 pub async fn run(
     listener: TcpListener,
+    config: FileConfig,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let ops = match TcpListener::bind(config.ops.listen).await {
+        Ok(l) => Some(l),
+        Err(e) => {
+            warn!(addr = %config.ops.listen, error = %e, "cannot serve /metrics, /healthz, /readyz there; set ops.listen to a free address");
+            None
+        }
+    };
+    run_with_ops(listener, ops, config, shutdown).await
+}
+
+/// [`run`] with the ops listener given (or none).
+pub async fn run_with_ops(
+    listener: TcpListener,
+    ops: Option<TcpListener>,
     config: FileConfig,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
@@ -71,12 +96,19 @@ pub async fn run(
         connect_timeout: config.limits.connect_timeout.0,
         ..socketio::server::Config::default()
     });
-    let sites = Sites::install(&io, &config.sites)
+    let metrics = Arc::new(metrics::Metrics::default());
+    let sites = Sites::install(&io, &config.sites, &metrics)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let app = Arc::new(App {
         engine: io.engine(engine_config(&config)),
         sites,
+        metrics,
+        draining: std::sync::atomic::AtomicBool::new(false),
     });
+    if let Some(ops) = ops {
+        info!(addr = %ops.local_addr()?, "ops endpoints (/metrics, /healthz, /readyz) listening");
+        tokio::spawn(serve_ops(app.clone(), ops));
+    }
     info!(addr = %listener.local_addr()?, sites = config.sites.len(), "herald listening");
     let header_timeout = config.limits.header_read_timeout.0;
     let accept = {
@@ -98,10 +130,63 @@ pub async fn run(
     };
     tokio::select! {
         _ = accept => {}
-        _ = shutdown => info!("shutting down"),
+        _ = shutdown => info!("shutting down: draining connections"),
     }
+    app.draining
+        .store(true, std::sync::atomic::Ordering::Release);
     app.engine.close_all(CloseReason::ServerShutdown);
+    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+    while app.engine.session_count() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    info!(left = app.engine.session_count(), "stopped");
     Ok(())
+}
+
+async fn serve_ops(app: Arc<App>, listener: TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let app = app.clone();
+                async move {
+                    let res = match req.uri().path() {
+                        "/metrics" => {
+                            app.metrics.set_sessions(app.engine.session_count());
+                            let mut res =
+                                Response::new(Full::new(Bytes::from(app.metrics.render())));
+                            res.headers_mut().insert(
+                                hyper::header::CONTENT_TYPE,
+                                hyper::header::HeaderValue::from_static(
+                                    "text/plain; version=0.0.4",
+                                ),
+                            );
+                            res
+                        }
+                        "/healthz" => text(StatusCode::OK, "ok\n"),
+                        "/readyz" => ready(&app),
+                        _ => text(StatusCode::NOT_FOUND, ""),
+                    };
+                    Ok::<_, Infallible>(res)
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+fn ready(app: &App) -> Response<Body> {
+    if app.draining.load(std::sync::atomic::Ordering::Acquire) {
+        text(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+    } else {
+        text(StatusCode::OK, "ok\n")
+    }
 }
 
 async fn serve_connection(
@@ -117,9 +202,11 @@ async fn serve_connection(
             let res = if app.engine.matches(path) {
                 app.engine.handle(req, Some(peer)).await
             } else if api::matches(path) {
-                api::handle(&app.sites, req).await
-            } else if path == "/healthz" || path == "/readyz" {
+                api::handle(&app.sites, &app.metrics, req).await
+            } else if path == "/healthz" {
                 text(StatusCode::OK, "ok\n")
+            } else if path == "/readyz" {
+                ready(&app)
             } else {
                 text(StatusCode::NOT_FOUND, "")
             };

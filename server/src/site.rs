@@ -12,6 +12,7 @@ use tracing::warn;
 
 use crate::auth::{self, JwtConfig, JwtVerifier};
 use crate::config::{AuthMode, ConfigError, SiteSection};
+use crate::metrics::Metrics;
 
 /// A running site.
 pub struct Site {
@@ -71,17 +72,21 @@ impl Sites {
     }
 
     /// Installs every configured site on `io`.
-    pub fn install(io: &Io, sections: &[SiteSection]) -> Result<Sites, ConfigError> {
+    pub fn install(
+        io: &Io,
+        sections: &[SiteSection],
+        metrics: &Arc<Metrics>,
+    ) -> Result<Sites, ConfigError> {
         let mut by_name = HashMap::new();
         for s in sections {
-            let site = install(io, s)?;
+            let site = install(io, s, metrics)?;
             by_name.insert(s.name.clone(), Arc::new(site));
         }
         Ok(Sites { by_name })
     }
 }
 
-fn install(io: &Io, cfg: &SiteSection) -> Result<Site, ConfigError> {
+fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, ConfigError> {
     let ns = io.of(&cfg.namespace);
     let site_err = |e: String| ConfigError(format!("site {:?}: {e}", cfg.name));
     let jwt = match cfg.auth.mode {
@@ -122,12 +127,16 @@ fn install(io: &Io, cfg: &SiteSection) -> Result<Site, ConfigError> {
     };
 
     if let Some(verifier) = jwt.clone() {
+        let metrics = metrics.clone();
+        let site = cfg.name.clone();
         ns.use_middleware(move |req| {
             let auth_obj: Option<serde_json::Value> = req.auth.deserialize().ok();
             let query_token = req.handshake.query.get("token");
             let Some((token, _source)) =
                 auth::extract_token(auth_obj.as_ref(), query_token, &req.handshake.headers)
             else {
+                metrics.connect(&site, false);
+                metrics.auth_failure(&site, "missing_token");
                 return Err(ConnectError::new("missing token"));
             };
             match verifier.verify(token, SystemTime::now()) {
@@ -137,16 +146,29 @@ fn install(io: &Io, cfg: &SiteSection) -> Result<Site, ConfigError> {
                         .duration_since(SystemTime::UNIX_EPOCH)
                         .map_or(0, |d| d.as_secs());
                     req.set_data(serde_json::json!({"user": identity.user, "exp": exp}));
+                    metrics.connect(&site, true);
                     Ok(())
                 }
-                Err(e) => Err(ConnectError::new(e.to_string())),
+                Err(e) => {
+                    metrics.connect(&site, false);
+                    metrics.auth_failure(&site, e.reason());
+                    Err(ConnectError::new(e.to_string()))
+                }
             }
         });
     }
 
     let broadcast_room = cfg.broadcast_room.clone();
     let prefix = cfg.user_room_prefix.clone();
+    let metrics = metrics.clone();
+    let site = cfg.name.clone();
     ns.on_connection(move |socket| {
+        metrics.socket_opened(&site);
+        {
+            let metrics = metrics.clone();
+            let site = site.clone();
+            socket.on_disconnect(move |_s, reason| metrics.socket_closed(&site, reason.as_str()));
+        }
         socket.join(&broadcast_room);
         let data = socket.data();
         if let Some(user) = data.get("user").and_then(|u| u.as_str()) {
