@@ -241,6 +241,39 @@ secret = "another-secret-that-is-long-enough-0123456789"
   });
 });
 
+describe("herald allowed_origins", () => {
+  it("refuses handshakes from other origins with 403, on polling and websocket", async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(os.tmpdir(), "herald-origin-"));
+    const cfg = path.join(dir, "herald.toml");
+    writeFileSync(cfg, `listen = "127.0.0.1:${port}"\n[ops]\nlisten = "127.0.0.1:0"\n[[sites]]\nname = "dev"\nallowed_origins = ["https://app.example.com", "https://*.example.org"]\n[sites.auth]\nmode = "none"\n`);
+    const child = spawn(HERALD, ["--config", cfg], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      await waitForPort(port, child);
+      const poll = (origin) =>
+        fetch(`http://127.0.0.1:${port}/socket.io/?EIO=4&transport=polling`, origin ? { headers: { Origin: origin } } : {});
+      let res = await poll("https://evil.example.com");
+      assert.equal(res.status, 403);
+      assert.deepEqual(await res.json(), { code: 4, message: "Origin not allowed" });
+      assert.equal((await poll("null")).status, 403);
+      assert.equal((await poll("https://app.example.com")).status, 200);
+      assert.equal((await poll("https://a.example.org")).status, 200);
+      assert.equal((await poll(null)).status, 200, "non-browser clients send no Origin");
+      const { default: WebSocket } = await import("ws");
+      const code = await new Promise((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, { origin: "https://evil.example.com" });
+        ws.on("unexpected-response", (_req, r) => resolve(r.statusCode));
+        ws.on("open", () => resolve(101));
+        ws.on("error", () => {});
+      });
+      assert.equal(code, 403);
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    }
+  });
+});
+
 describe("herald shutdown", () => {
   it("SIGTERM tells clients to go, drains and exits 0", async () => {
     const port = await freePort();

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod metrics;
+pub mod origin;
 pub mod site;
 
 use std::convert::Infallible;
@@ -96,6 +97,27 @@ pub async fn run_with_ops(
         connect_timeout: config.limits.connect_timeout.0,
         ..socketio::server::Config::default()
     });
+    // Handshake-level Origin check: when every site restricts origins, a browser
+    // Origin allowed by none of them gets 403 (polling and WebSocket).
+    if config.sites.iter().all(|s| !s.allowed_origins.is_empty()) && !config.sites.is_empty() {
+        let lists: Vec<Vec<String>> = config
+            .sites
+            .iter()
+            .map(|s| s.allowed_origins.clone())
+            .collect();
+        io.set_allow_request(move |hs| {
+            match hs
+                .headers
+                .get(hyper::header::ORIGIN)
+                .map(|o| o.to_str().unwrap_or(""))
+            {
+                Some(o) if !lists.iter().any(|l| origin::allowed(o, l)) => {
+                    engineio::Verdict::Deny("Origin not allowed".into())
+                }
+                _ => engineio::Verdict::Allow,
+            }
+        });
+    }
     let metrics = Arc::new(metrics::Metrics::default());
     let sites = Sites::install(&io, &config.sites, &metrics)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;

@@ -126,6 +126,26 @@ fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, C
         }
     };
 
+    if !cfg.allowed_origins.is_empty() {
+        let allowed = cfg.allowed_origins.clone();
+        let metrics = metrics.clone();
+        let site = cfg.name.clone();
+        ns.use_middleware(move |req| {
+            let origin = req
+                .handshake
+                .headers
+                .get(hyper::header::ORIGIN)
+                .map(|o| o.to_str().unwrap_or(""));
+            match origin {
+                Some(o) if !crate::origin::allowed(o, &allowed) => {
+                    metrics.connect(&site, false);
+                    metrics.auth_failure(&site, "origin");
+                    Err(ConnectError::new("origin not allowed"))
+                }
+                _ => Ok(()),
+            }
+        });
+    }
     if let Some(verifier) = jwt.clone() {
         let metrics = metrics.clone();
         let site = cfg.name.clone();
