@@ -702,10 +702,20 @@ pub mod fuzzing {
             let arg = chunk.get(1).copied().unwrap_or(0);
             match op % 12 {
                 0 => now += Duration::from_millis(u64::from(arg) * 4),
-                1 => match s.handle_get(now) {
-                    GetOutcome::Held => held = true,
-                    GetOutcome::Reply(_) | GetOutcome::Reject(_) => {}
-                },
+                1 => {
+                    let outcome = s.handle_get(now);
+                    // This call's transmits answer the GET held before it (a due timer runs
+                    // first); the driver applies them before it holds the new GET.
+                    while let Some(t) = s.poll_transmit() {
+                        if matches!(t, Transmit::PollResponse(_) | Transmit::PollError(_)) {
+                            assert!(held, "answer to a GET that is not held");
+                            held = false;
+                        }
+                    }
+                    if outcome == GetOutcome::Held {
+                        held = true;
+                    }
+                }
                 2 => {
                     if s.handle_post_begin(now).is_ok() {
                         let body: &[u8] = match arg % 6 {

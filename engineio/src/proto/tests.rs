@@ -474,3 +474,20 @@ fn fuzz_harness_smoke() {
     fuzzing::session_ops(&[1, 0, 4, 0, 5, 0, 0, 30, 10, 0, 6, 0, 3, 0, 8, 0]);
     fuzzing::session_ops(&[1, 0, 1, 0, 2, 2, 9, 0, 11, 1]);
 }
+
+#[test]
+fn get_while_held_with_the_ping_due_answers_the_held_get_first() {
+    // Found by fuzzing: fuzz/regressions/eio_session_ops/get-while-held-as-ping-is-due.
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    assert_eq!(s.handle_get(t0), GetOutcome::Held);
+    // A second GET arrives after the ping was due but before the timer ran: the timer runs
+    // first and its ping answers the held GET, then the new GET is held (no overlap).
+    assert_eq!(s.handle_get(t0 + ms(1008)), GetOutcome::Held);
+    // This answer belongs to the FIRST GET: the driver applies it before holding the new one.
+    assert_eq!(transmits(&mut s), vec![resp(b"2")]);
+    s.send(Frame::message("hello"));
+    assert_eq!(transmits(&mut s), vec![resp(b"4hello")]);
+    assert!(!s.is_closed());
+    assert!(events(&mut s).is_empty());
+}

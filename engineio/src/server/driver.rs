@@ -174,7 +174,11 @@ impl<C: Connection> Driver<C> {
                     self.apply_transmits();
                     let _ = respond.send(Err(e));
                 }
-                GetOutcome::Held => self.held_get = Some(respond),
+                GetOutcome::Held => {
+                    // A timer run by `handle_get` may have answered the GET held so far.
+                    self.apply_transmits();
+                    self.held_get = Some(respond);
+                }
             },
             Command::Post {
                 headers,

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Runs the cargo-fuzz targets of fuzz/ for a while each (libFuzzer, AddressSanitizer).
+#
+#   scripts/fuzz.sh [SECONDS] [TARGET...]
+#
+# SECONDS (default 30) is the fuzzing time per target, not counting its build; TARGET
+# defaults to every target of `cargo fuzz list`. Installs cargo-fuzz if it is missing and
+# works on the stable toolchain (RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its -Z flags).
+#
+# Each target reads its committed seeds (fuzz/corpus/TARGET, never written to) plus a
+# scratch corpus (fuzz/target/fuzz-corpus/TARGET, kept between runs, git-ignored) that
+# receives what libFuzzer finds. The dictionary is fuzz/dict/<prefix>.dict, the prefix
+# being the part of the name before the first `_` (eio_packet -> engineio.dict via the
+# table below). Logs: fuzz/target/fuzz-logs/TARGET.log.
+#
+# Exit status: 0 when every target ran its time without a crash; 1 when one crashed (the
+# artifact path is printed: copy it to fuzz/regressions/TARGET/ and write a unit test),
+# or failed to build or start; 2 on a usage error.
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+secs=30
+if [ $# -gt 0 ]; then
+  case $1 in
+    '' | *[!0-9]*) ;;
+    *) secs=$1; shift ;;
+  esac
+fi
+if [ "$secs" -lt 1 ]; then
+  echo "fuzz.sh: SECONDS must be at least 1" >&2
+  exit 2
+fi
+
+export RUSTC_BOOTSTRAP=1
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "fuzz.sh: installing cargo-fuzz"
+  cargo install cargo-fuzz --locked || { echo "fuzz.sh: cannot install cargo-fuzz" >&2; exit 1; }
+fi
+
+cd "$root/fuzz" || exit 1
+
+if [ $# -gt 0 ]; then
+  targets=("$@")
+else
+  mapfile -t targets < <(cargo fuzz list)
+fi
+if [ ${#targets[@]} -eq 0 ]; then
+  echo "fuzz.sh: no fuzz targets" >&2
+  exit 1
+fi
+known=" $(cargo fuzz list | tr '\n' ' ') "
+for t in "${targets[@]}"; do
+  case $known in
+    *" $t "*) ;;
+    *) echo "fuzz.sh: unknown target $t (known:$known)" >&2; exit 2 ;;
+  esac
+done
+
+# Dictionary of a target: by name prefix.
+dict_for() {
+  local prefix=${1%%_*} file=""
+  case $prefix in
+    eio) file=dict/engineio.dict ;;
+    sio) file=dict/socketio.dict ;;
+    *) file=dict/$prefix.dict ;;
+  esac
+  [ -f "$file" ] && echo "$root/fuzz/$file"
+}
+
+mkdir -p target/fuzz-logs
+failed=()
+summary=()
+for t in "${targets[@]}"; do
+  seeds=corpus/$t
+  work=target/fuzz-corpus/$t
+  log=target/fuzz-logs/$t.log
+  mkdir -p "$work" "artifacts/$t"
+  [ -d "$seeds" ] || echo "fuzz.sh: warning: no seed corpus $seeds" >&2
+  args=(-max_total_time="$secs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048)
+  dict=$(dict_for "$t")
+  [ -n "$dict" ] && args+=(-dict="$dict")
+  corpora=("$work")
+  [ -d "$seeds" ] && corpora+=("$seeds")
+  echo "=== $t: ${secs}s (corpus ${corpora[*]}${dict:+, dict ${dict#"$root"/}})"
+  cargo fuzz run "$t" "${corpora[@]}" -- "${args[@]}" >"$log" 2>&1
+  rc=$?
+  execs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | awk '{print $2}' | tail -1)
+  rate=$(grep -oE 'stat::average_exec_per_sec: +[0-9]+' "$log" | awk '{print $2}' | tail -1)
+  new=$(grep -oE 'stat::new_units_added: +[0-9]+' "$log" | awk '{print $2}' | tail -1)
+  rss=$(grep -oE 'stat::peak_rss_mb: +[0-9]+' "$log" | awk '{print $2}' | tail -1)
+  cov=$(grep -oE '^#[0-9]+.*cov: [0-9]+' "$log" | tail -1 | grep -oE 'cov: [0-9]+' | awk '{print $2}')
+  line="$t: execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} new_units=${new:-?} peak_rss_mb=${rss:-?}"
+  if [ $rc -eq 0 ]; then
+    echo "$line ok"
+    summary+=("$line ok")
+  else
+    artifact=$(grep -oE 'Test unit written to [^ ]+' "$log" | tail -1 | sed 's/^Test unit written to //')
+    echo "$line FAILED (exit $rc)"
+    grep -m1 -E "panicked at|ERROR: AddressSanitizer|ERROR: libFuzzer" "$log" | sed 's/^/  /'
+    grep -A3 -m1 "panicked at" "$log" | tail -n +2 | sed 's/^/  /'
+    if [ -n "$artifact" ]; then
+      case $artifact in /*) ;; *) artifact=$root/fuzz/${artifact#./} ;; esac
+      echo "  artifact: $artifact"
+      echo "  input (base64): $(base64 -w0 "$artifact" 2>/dev/null | head -c 400)"
+      echo "  reproduce: cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run $t $artifact"
+    else
+      echo "  no artifact (build or start failure?); log: fuzz/$log"
+      tail -n 20 "$log" | sed 's/^/  | /'
+    fi
+    failed+=("$t")
+    summary+=("$line FAILED")
+  fi
+done
+
+echo "=== summary (${secs}s per target)"
+printf '%s\n' "${summary[@]}"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "fuzz.sh: crashed or failed: ${failed[*]}" >&2
+  exit 1
+fi
