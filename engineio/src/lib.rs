@@ -41,6 +41,80 @@ pub mod fuzzing {
 
     pub use crate::proto::fuzzing::session_ops;
 
+    /// A fuzz harness: takes the raw input, panics on a bug.
+    pub type Harness = fn(&[u8]);
+
+    /// Replays the committed corpus of every target (`fuzz/corpus/<target>/`, which must
+    /// be non-empty) and its kept crashes (`fuzz/regressions/<target>/`) through its
+    /// harness, on stable. Fails when a `<prefix>*` corpus directory has no harness, so a
+    /// replay can never pass on nothing. Returns how many inputs ran.
+    pub fn replay_corpus(
+        fuzz_dir: &std::path::Path,
+        prefix: &str,
+        targets: &[(&str, Harness)],
+    ) -> Result<usize, String> {
+        use std::panic::{AssertUnwindSafe, catch_unwind};
+        let files = |dir: std::path::PathBuf| -> Vec<std::path::PathBuf> {
+            let mut out: Vec<_> = std::fs::read_dir(dir)
+                .map(|es| {
+                    es.filter_map(|e| e.ok())
+                        .map(|e| e.path())
+                        .filter(|p| p.is_file())
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.sort();
+            out
+        };
+        let corpus = fuzz_dir.join("corpus");
+        let entries = std::fs::read_dir(&corpus)
+            .map_err(|e| format!("fuzz corpus {} is missing: {e}", corpus.display()))?;
+        for entry in entries.filter_map(|e| e.ok()) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(prefix) && !targets.iter().any(|(t, _)| *t == name) {
+                return Err(format!(
+                    "fuzz/corpus/{name} has no harness in the replay test"
+                ));
+            }
+        }
+        let mut failures = Vec::new();
+        let mut total = 0;
+        for (target, harness) in targets {
+            let seeds = files(corpus.join(target));
+            if seeds.is_empty() {
+                return Err(format!("fuzz/corpus/{target} is missing or empty"));
+            }
+            let regressions = files(fuzz_dir.join("regressions").join(target));
+            for path in seeds.iter().chain(&regressions) {
+                let data =
+                    std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()))?;
+                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| harness(&data))) {
+                    let msg = panic
+                        .downcast_ref::<String>()
+                        .map(String::as_str)
+                        .or_else(|| panic.downcast_ref::<&str>().copied())
+                        .unwrap_or("(non-string panic)");
+                    failures.push(format!("{}: {msg} (input {data:02x?})", path.display()));
+                }
+            }
+            println!(
+                "{target}: replayed {} corpus + {} regression inputs",
+                seeds.len(),
+                regressions.len()
+            );
+            total += seeds.len() + regressions.len();
+        }
+        if failures.is_empty() {
+            Ok(total)
+        } else {
+            Err(format!(
+                "{} fuzz input(s) failed:\n{}",
+                failures.len(),
+                failures.join("\n")
+            ))
+        }
+    }
+
     /// Decodes one packet: must never panic.
     pub fn packet(data: &[u8]) {
         if let Ok(s) = std::str::from_utf8(data) {
