@@ -329,3 +329,37 @@ describe("herald with no configuration", () => {
     }
   });
 });
+
+describe("herald --https", () => {
+  it("serves Socket.IO and the API over TLS with a self-signed certificate", async () => {
+    const https = await import("node:https");
+    const port = await freePort();
+    const child = spawn(HERALD, ["--https", "--listen", `127.0.0.1:${port}`, "--ops-listen", "127.0.0.1:0"], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("HERALD_"))),
+    });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    try {
+      await waitForPort(port, child);
+      const deadline = Date.now() + 5000;
+      while (!out.includes("-d '") && Date.now() < deadline) await sleep(20);
+      assert.match(out, /curl -k -X POST 'https:\/\//);
+      const status = await new Promise((resolve, reject) => {
+        https.get({ host: "127.0.0.1", port, path: "/healthz", rejectUnauthorized: false }, (r) => resolve(r.statusCode)).on("error", reject);
+      });
+      assert.equal(status, 200);
+      const token = out.match(/token: "([^"]+)"/)[1];
+      const s = io(`https://127.0.0.1:${port}`, { auth: { token }, reconnection: false, rejectUnauthorized: false, transports: ["websocket"] });
+      await new Promise((resolve, reject) => {
+        s.on("connect", resolve);
+        s.on("connect_error", reject);
+      });
+      assert.ok(s.connected);
+      s.close();
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    }
+  });
+});

@@ -29,6 +29,9 @@ pub struct Cli {
     /// Address of /metrics, /healthz, /readyz (default 127.0.0.1:9090).
     #[arg(long, global = true)]
     pub ops_listen: Option<String>,
+    /// Serve TLS with a self-signed development certificate.
+    #[arg(long, global = true)]
+    pub https: bool,
     /// What to do (default: run).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -129,7 +132,10 @@ fn mint(site: &SiteSection, sub: &str, ttl: Duration) -> Result<String, String> 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut config = match load(&cli) {
-        Ok(c) => c,
+        Ok(mut c) => {
+            c.https = cli.https;
+            c
+        }
         Err(e) => {
             eprintln!("herald: {e}");
             return ExitCode::from(2);
@@ -199,13 +205,19 @@ fn print_dev_banner(config: &FileConfig) {
     let site = &config.sites[0];
     let token = mint(site, "user-1", Duration::from_secs(24 * 3600)).unwrap_or_default();
     let port = config.listen.port();
+    let scheme = if config.https || config.tls.cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let curl_k = if config.https { "-k " } else { "" };
     let key = site.api_keys.first().cloned().unwrap_or_default();
     println!(
         "\nherald: no configuration given: development mode (one site \"default\" on namespace \"/\", in-memory).\n\
          A fresh JWT secret and API key were generated; they change at every start.\n\n\
          A client token for user \"user-1\" (valid 24 h):\n  {token}\n\n\
-         Connect a client:\n  io(\"http://localhost:{port}\", {{ auth: {{ token: \"{token}\" }} }})\n\n\
-         Push to every client:\n  curl -X POST 'http://localhost:{port}/send?site=default' \\\n    -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n    -d '{{\"event\":\"hello\",\"args\":[\"world\"]}}'\n\n\
+         Connect a client:\n  io(\"{scheme}://localhost:{port}\", {{ auth: {{ token: \"{token}\" }} }})\n\n\
+         Push to every client:\n  curl {curl_k}-X POST '{scheme}://localhost:{port}/send?site=default' \\\n    -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n    -d '{{\"event\":\"hello\",\"args\":[\"world\"]}}'\n\n\
          Push to user-1 only: add \"rooms\":[\"user-1\"] to the body.\n"
     );
 }

@@ -297,6 +297,9 @@ pub struct FileConfig {
     pub limits: LimitsSection,
     /// `[[sites]]`.
     pub sites: Vec<SiteSection>,
+    /// `--https`: serve TLS with a generated self-signed certificate (development).
+    #[serde(skip)]
+    pub https: bool,
 }
 
 impl Default for FileConfig {
@@ -311,6 +314,7 @@ impl Default for FileConfig {
             ops: OpsSection::default(),
             limits: LimitsSection::default(),
             sites: Vec::new(),
+            https: false,
         }
     }
 }

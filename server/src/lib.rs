@@ -14,6 +14,7 @@ pub mod config;
 pub mod metrics;
 pub mod origin;
 pub mod site;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -133,6 +134,7 @@ pub async fn run_with_ops(
     }
     info!(addr = %listener.local_addr()?, sites = config.sites.len(), "herald listening");
     let header_timeout = config.limits.header_read_timeout.0;
+    let tls = tls_acceptor(&config)?;
     let accept = {
         let app = app.clone();
         async move {
@@ -146,7 +148,28 @@ pub async fn run_with_ops(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_connection(app.clone(), stream, peer, header_timeout));
+                let app = app.clone();
+                match tls.clone() {
+                    None => {
+                        tokio::spawn(serve_connection(app, stream, peer, header_timeout));
+                    }
+                    Some(acceptor) => {
+                        tokio::spawn(async move {
+                            // The handshake runs in the connection's task, bounded in time.
+                            match tokio::time::timeout(header_timeout, acceptor.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(tls_stream)) => {
+                                    serve_connection(app, tls_stream, peer, header_timeout).await
+                                }
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%peer, error = %e, "TLS handshake failed")
+                                }
+                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                            }
+                        });
+                    }
+                }
             }
         }
     };
@@ -211,12 +234,36 @@ fn ready(app: &App) -> Response<Body> {
     }
 }
 
-async fn serve_connection(
+/// The TLS acceptor of `[tls]` (cert and key files) or of `--https` (a self-signed
+/// development certificate), or none.
+fn tls_acceptor(config: &FileConfig) -> std::io::Result<Option<tls::TlsAcceptor>> {
+    let invalid =
+        |e: tls::TlsError| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string());
+    match (&config.tls.cert, &config.tls.key, config.https) {
+        (Some(cert), Some(key), _) => tls::acceptor_from_files(cert, key)
+            .map(Some)
+            .map_err(invalid),
+        (_, _, true) => {
+            let (cert, key) = tls::self_signed(&[]).map_err(invalid)?;
+            warn!(
+                "--https: serving a self-signed development certificate (browsers will warn; do not use in production)"
+            );
+            tls::acceptor_from_pem(&cert, &key)
+                .map(Some)
+                .map_err(invalid)
+        }
+        _ => Ok(None),
+    }
+}
+
+async fn serve_connection<S>(
     app: Arc<App>,
-    stream: tokio::net::TcpStream,
+    stream: S,
     peer: SocketAddr,
     header_timeout: std::time::Duration,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
         let app = app.clone();
         async move {
