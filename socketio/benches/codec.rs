@@ -52,6 +52,13 @@ fn bench_decode(c: &mut Criterion) {
     g.bench_function("event_1k", |b| {
         b.iter(|| codec::decode(black_box(large.clone())).unwrap())
     });
+    // The large event with insignificant whitespace: decoding is as fast, and the args
+    // are known not to be canonical.
+    let spaced = Bytes::from(String::from_utf8_lossy(&large).replace(",\"", ", \""));
+    g.throughput(Throughput::Bytes(spaced.len() as u64));
+    g.bench_function("event_1k_not_canonical", |b| {
+        b.iter(|| codec::decode(black_box(spaced.clone())).unwrap())
+    });
     let connect = Bytes::from_static(br#"0/admin,{"token":"abc"}"#);
     g.throughput(Throughput::Bytes(connect.len() as u64));
     g.bench_function("connect", |b| {
@@ -96,6 +103,29 @@ fn bench_encode(c: &mut Criterion) {
                 None,
                 "message-back",
                 Args::Raw(black_box(&args)),
+            );
+            black_box(&buf);
+        })
+    });
+
+    // The same arguments written loosely (whitespace, `1.0`, `\/`): not canonical, so the
+    // encoder writes them normalized, as the reference server would.
+    let loose = codec::decode(Bytes::from_static(
+        br#"2["message", 1.0, "\/2", {"3" : [true]}]"#,
+    ))
+    .unwrap();
+    let loose_args = loose.args().unwrap().clone();
+    assert!(args.is_canonical() && !loose_args.is_canonical());
+    g.bench_function("echo_raw_args_normalized", |b| {
+        b.iter(|| {
+            buf.clear();
+            codec::encode_event_into(
+                &mut buf,
+                Some(MESSAGE_PREFIX),
+                &main,
+                None,
+                "message-back",
+                Args::Raw(black_box(&loose_args)),
             );
             black_box(&buf);
         })

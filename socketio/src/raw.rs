@@ -276,12 +276,18 @@ impl RawJson {
     }
 
     /// Appends [`RawJson::normalized`] text to `out`: the text itself when canonical.
+    #[inline]
     pub(crate) fn write_normalized<B: BufMut>(&self, out: &mut B) {
         if self.canonical {
             out.put_slice(&self.text);
         } else {
-            crate::value::Value::parse_js(self).write_json(out);
+            self.write_normalized_slow(out);
         }
+    }
+
+    #[inline(never)]
+    fn write_normalized_slow<B: BufMut>(&self, out: &mut B) {
+        crate::value::Value::parse_js(self).write_json(out);
     }
 
     /// The kind of value.
@@ -486,11 +492,17 @@ impl RawArgs {
 
     /// Appends the [normalized](RawArgs::normalized) text to `out`: the text itself when
     /// canonical, else each argument normalized (the canonical ones still copied as is).
+    #[inline]
     pub(crate) fn write_normalized<B: BufMut>(&self, out: &mut B) {
         if self.canonical {
             out.put_slice(&self.text);
-            return;
+        } else {
+            self.write_normalized_slow(out);
         }
+    }
+
+    #[inline(never)]
+    fn write_normalized_slow<B: BufMut>(&self, out: &mut B) {
         for (i, arg) in self.iter().enumerate() {
             if i > 0 {
                 out.put_u8(b',');

@@ -37,25 +37,18 @@ pub enum Args<'a> {
     Values(&'a [Value]),
 }
 
-impl<'a> Args<'a> {
-    /// The arguments the encoder writes: non-canonical binary args become values (in
-    /// `storage`), so that their placeholders are renumbered as the reference would
-    /// renumber them. Anything else is returned as is.
-    fn resolve<'s>(self, storage: &'s mut Vec<Value>) -> Args<'s>
-    where
-        'a: 's,
-    {
+impl Args<'_> {
+    /// For non-canonical binary args, the values the reference server would emit: the
+    /// placeholders replaced by their attachments, to be deconstructed again (renumbered
+    /// in the order of the normalized text). `None` for other args, and for binary args
+    /// built by hand whose placeholders do not check (written normalized, as numbered).
+    #[inline]
+    fn rebuilt(&self) -> Option<Vec<Value>> {
         match self {
             Args::RawBinary { args, attachments } if !args.is_canonical() => {
-                // The decoder validated the placeholders; args built by hand that fail
-                // are written with their numbering, normalized.
-                if let Ok(Value::Array(items)) = reconstruct(&args.to_array(), attachments) {
-                    *storage = items;
-                    return Args::Values(storage);
-                }
-                self
+                reconstruct_args(args, attachments)
             }
-            other => other,
+            _ => None,
         }
     }
 
@@ -97,6 +90,15 @@ impl<'a> Args<'a> {
                 buffers
             }
         }
+    }
+}
+
+/// The values of binary args, placeholders replaced by their attachments.
+#[inline(never)]
+fn reconstruct_args(args: &RawArgs, attachments: &[Bytes]) -> Option<Vec<Value>> {
+    match reconstruct(&args.to_array(), attachments) {
+        Ok(Value::Array(items)) => Some(items),
+        _ => None,
     }
 }
 
@@ -239,8 +241,9 @@ pub fn encode_event_into(
     name: &str,
     args: Args<'_>,
 ) -> Vec<Bytes> {
-    let mut storage = Vec::new();
-    let args = args.resolve(&mut storage);
+    if let Some(values) = args.rebuilt() {
+        return encode_event_into(out, prefix, nsp, ack_id, name, Args::Values(&values));
+    }
     let count = args.binary_count();
     let (packet_type, attachments) = if count > 0 {
         (PacketType::BinaryEvent, Some(count))
@@ -268,8 +271,9 @@ pub fn encode_ack_into(
     ack_id: u64,
     args: Args<'_>,
 ) -> Vec<Bytes> {
-    let mut storage = Vec::new();
-    let args = args.resolve(&mut storage);
+    if let Some(values) = args.rebuilt() {
+        return encode_ack_into(out, prefix, nsp, ack_id, Args::Values(&values));
+    }
     let count = args.binary_count();
     let (packet_type, attachments) = if count > 0 {
         (PacketType::BinaryAck, Some(count))

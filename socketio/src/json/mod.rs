@@ -95,6 +95,9 @@ fn decode_body<'a>(body: &'a [u8], mut f: impl FnMut(Piece<'a>)) -> Option<()> {
 /// validated by the scanner). Lone surrogates, which a Rust string cannot hold, become
 /// U+FFFD. Returns `None` only if `body` was not validated (never for scanner output).
 pub(crate) fn unescape(body: &[u8]) -> Option<Cow<'_, str>> {
+    if !body.contains(&b'\\') {
+        return std::str::from_utf8(body).ok().map(Cow::Borrowed);
+    }
     unescape_lossy(body).map(|(s, _)| s)
 }
 

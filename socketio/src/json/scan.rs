@@ -30,8 +30,9 @@
 //!   allocation);
 //! - objects: array-index keys (`"0"`, `"7"`, ...) first, strictly ascending, then the
 //!   other keys, without duplicates (a canonical key has one spelling, so comparing bytes
-//!   is exact). The first [`KEY_SLOTS`] keys of an object are compared with each other
-//!   directly; a larger object switches to a hash set, so the check stays linear.
+//!   is exact). A 64-bit bloom mask over the keys of an object avoids nearly all
+//!   comparisons; an object with more than [`KEY_SLOTS`] keys switches to a hash set, so
+//!   the check stays linear (and a peer cannot make it quadratic).
 //!
 //! Once a text is known not to be canonical, the remaining checks are skipped.
 
@@ -41,7 +42,7 @@ use crate::json::array_index_bytes;
 use crate::json::write::write_f64;
 use crate::raw::JsonError;
 
-/// How many non-index keys of one object the duplicate check compares directly, before it
+/// How many non-index keys of one object the duplicate check records inline, before it
 /// switches to a hash set.
 pub(crate) const KEY_SLOTS: usize = 16;
 
@@ -251,16 +252,22 @@ impl<'a> Scanner<'a> {
     }
 
     /// Skips whitespace. Any whitespace makes the text not canonical.
+    #[inline]
     pub(crate) fn skip_ws(&mut self) {
-        let start = self.pos;
+        // Canonical text has none: one test in the common case.
+        if self.buf.get(self.pos).is_some_and(|&b| is_ws(b)) {
+            self.skip_ws_run();
+        }
+    }
+
+    #[inline(never)]
+    fn skip_ws_run(&mut self) {
+        self.canonical = false;
         while let Some(&b) = self.buf.get(self.pos) {
             if !is_ws(b) {
                 break;
             }
             self.pos += 1;
-        }
-        if self.pos != start {
-            self.canonical = false;
         }
     }
 
@@ -339,7 +346,7 @@ impl<'a> Scanner<'a> {
             }
             let key_start = self.pos;
             self.string()?;
-            if self.canonical && !keys.accept(&self.buf[key_start + 1..self.pos - 1]) {
+            if self.canonical && !keys.accept(self.buf, key_start + 1, self.pos - 1) {
                 self.canonical = false;
             }
             self.skip_ws();
@@ -388,14 +395,17 @@ impl<'a> Scanner<'a> {
 
     /// A top-level array, recording its first element, its bounds and which parts are
     /// canonical.
+    ///
+    /// The canonical flag only ever goes from `true` to `false`, so the parts are judged
+    /// by resetting it where a part starts and reading it where the part ends.
     fn array_top(&mut self) -> Result<ArrayInfo, JsonError> {
         let depth = self.enter(0)?;
         self.bump();
         let open_end = self.pos;
         self.canonical = true;
         self.skip_ws();
-        // Whitespace just inside the brackets: trimmed from the lists of arguments.
-        let mut edge_ws = !self.canonical;
+        // No whitespace after `[` (which the argument lists leave out).
+        let lead = self.canonical;
         let mut info = ArrayInfo {
             len: 0,
             first: None,
@@ -405,43 +415,58 @@ impl<'a> Scanner<'a> {
             tail_canonical: true,
         };
         if self.peek() == Some(b']') {
-            info.close = self.pos;
             self.bump();
-            self.canonical = !edge_ws;
+            self.canonical = lead;
             return Ok(info);
         }
-        loop {
-            let start = self.pos;
-            self.canonical = true;
-            let kind = self.value(depth)?;
-            let element = self.canonical;
-            if info.first.is_none() {
-                info.first = Some(Element {
-                    start,
-                    end: self.pos,
-                    kind,
-                });
+        let start = self.pos;
+        self.canonical = true;
+        let kind = self.value(depth)?;
+        info.first = Some(Element {
+            start,
+            end: self.pos,
+            kind,
+        });
+        info.len = 1;
+        let first = self.canonical;
+        self.skip_ws();
+        match self.peek() {
+            Some(b']') => {
+                info.close = self.pos;
+                self.bump();
+                info.all_canonical = first;
+                // `self.canonical`: the element, and no whitespace before `]`.
+                self.canonical = self.canonical && lead;
+                return Ok(info);
             }
-            let tail = info.len > 0;
+            Some(b',') => {
+                self.bump();
+                self.skip_ws();
+            }
+            _ => return Err(self.syntax()),
+        }
+        // The first element and the separator after it (which an event's arguments leave
+        // out).
+        let head = self.canonical;
+        // The other elements and the separators between them.
+        self.canonical = true;
+        loop {
+            self.value(depth)?;
             info.len += 1;
-            info.all_canonical &= element;
-            info.tail_canonical &= element || !tail;
-            self.canonical = true;
+            let tail = self.canonical;
             self.skip_ws();
             match self.peek() {
                 Some(b',') => {
                     self.bump();
                     self.skip_ws();
-                    // Whitespace around a comma: between two arguments, or (for an
-                    // event) between the name and the arguments, which is trimmed.
-                    info.all_canonical &= self.canonical;
-                    info.tail_canonical &= self.canonical || !tail;
                 }
                 Some(b']') => {
-                    edge_ws |= !self.canonical;
                     info.close = self.pos;
                     self.bump();
-                    self.canonical = info.all_canonical && !edge_ws;
+                    info.tail_canonical = tail;
+                    info.all_canonical = head && tail;
+                    // `self.canonical`: the tail, and no whitespace before `]`.
+                    self.canonical = self.canonical && lead && head;
                     return Ok(info);
                 }
                 _ => return Err(self.syntax()),
@@ -464,32 +489,38 @@ impl<'a> Scanner<'a> {
                     self.bump();
                     return Ok(());
                 }
-                Some(b'\\') => {
-                    self.bump();
-                    match self.peek() {
-                        Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') => self.bump(),
-                        Some(b'/') => {
-                            // `JSON.stringify` writes `/` unescaped.
-                            self.canonical = false;
-                            self.bump();
-                        }
-                        Some(b'u') => {
-                            self.bump();
-                            let Some(unit) = self.hex4(self.pos) else {
-                                return Err(self.syntax());
-                            };
-                            if self.canonical && !self.canonical_u_escape(unit) {
-                                self.canonical = false;
-                            }
-                            self.pos += 4;
-                        }
-                        _ => return Err(self.syntax()),
-                    }
-                }
+                Some(b'\\') => self.escape()?,
                 // A raw control character, or the end of input.
                 _ => return Err(self.syntax()),
             }
         }
+    }
+
+    /// One escape sequence, at its backslash. Out of line: rare, and it keeps the string
+    /// loop small.
+    #[inline(never)]
+    fn escape(&mut self) -> Result<(), JsonError> {
+        self.bump();
+        match self.peek() {
+            Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') => self.bump(),
+            Some(b'/') => {
+                // `JSON.stringify` writes `/` unescaped.
+                self.canonical = false;
+                self.bump();
+            }
+            Some(b'u') => {
+                self.bump();
+                let Some(unit) = self.hex4(self.pos) else {
+                    return Err(self.syntax());
+                };
+                if self.canonical && !self.canonical_u_escape(unit) {
+                    self.canonical = false;
+                }
+                self.pos += 4;
+            }
+            _ => return Err(self.syntax()),
+        }
+        Ok(())
     }
 
     /// The four hex digits at `at` as a number, and whether they are lower case.
@@ -553,56 +584,70 @@ impl<'a> Scanner<'a> {
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
     fn number(&mut self) -> Result<(), JsonError> {
         let start = self.pos;
-        let negative = self.peek() == Some(b'-');
-        if negative {
+        if self.peek() == Some(b'-') {
             self.bump();
         }
-        let int_start = self.pos;
         match self.peek() {
             Some(b'0') => self.bump(),
             Some(b'1'..=b'9') => self.digits()?,
             _ => return Err(self.syntax()),
         }
-        let int_len = self.pos - int_start;
-        let mut frac = None;
+        let int_end = self.pos;
+        let mut plain = true;
         if self.peek() == Some(b'.') {
             self.bump();
-            let frac_start = self.pos;
             self.digits()?;
-            frac = Some(frac_start);
+            plain = false;
         }
-        let mut exponent = false;
         if matches!(self.peek(), Some(b'e' | b'E')) {
             self.bump();
             if matches!(self.peek(), Some(b'+' | b'-')) {
                 self.bump();
             }
             self.digits()?;
-            exponent = true;
+            plain = false;
         }
-        if self.canonical {
-            let zero = self.buf[int_start] == b'0';
-            let shape = if exponent {
-                None
-            } else if let Some(frac_start) = frac {
-                let frac = &self.buf[frac_start..self.pos];
-                Self::decimal_shape(zero, int_len, frac)
-            } else if zero {
-                // `0` is canonical, `-0` is written `0`.
-                Some(!negative)
-            } else {
-                // Up to 15 digits, the integer is exact and written as is.
-                (int_len <= 15).then_some(true)
-            };
-            let canonical = match shape {
-                Some(c) => c,
-                None => number_round_trips(&self.buf[start..self.pos]),
-            };
-            if !canonical {
-                self.canonical = false;
-            }
+        // The common case inline: an integer of up to 14 digits, or up to 15 without a
+        // sign, is exact in an f64 and written as is, except `-0`.
+        let short_int = plain
+            && self.pos - start <= 15
+            && !(self.pos - start == 2
+                && self.buf.get(start) == Some(&b'-')
+                && self.buf.get(start + 1) == Some(&b'0'));
+        if self.canonical && !short_int && !self.number_canonical(start, int_end) {
+            self.canonical = false;
         }
         Ok(())
+    }
+
+    /// Whether the number literal `buf[start..self.pos]`, whose integer part (sign
+    /// included) ends at `int_end`, is what `JSON.stringify` writes for its value.
+    #[inline(never)]
+    fn number_canonical(&self, start: usize, int_end: usize) -> bool {
+        let text = &self.buf[start..self.pos];
+        let int = &self.buf[start..int_end];
+        let (negative, int) = match int.split_first() {
+            Some((b'-', digits)) => (true, digits),
+            _ => (false, int),
+        };
+        let rest = &self.buf[int_end..self.pos];
+        let zero = int == b"0";
+        let exponent = rest.iter().any(|&b| b | 0x20 == b'e');
+        let shape = if exponent {
+            None
+        } else if let Some(frac) = rest.strip_prefix(b".") {
+            Self::decimal_shape(zero, int.len(), frac)
+        } else if zero {
+            // `0` is canonical, `-0` is written `0`.
+            Some(!negative)
+        } else {
+            // Up to 15 digits, the integer is exact and written as is.
+            (int.len() <= 15).then_some(true)
+        };
+        match shape {
+            Some(c) => c,
+            None => number_round_trips(text),
+        }
     }
 
     /// For `int.frac` without exponent: `Some(canonical)` when the shape decides, `None`
@@ -657,11 +702,22 @@ struct Keys<'a> {
     last_index: Option<u32>,
     /// Whether a key that is not an array index came already.
     named: bool,
-    /// The first non-index keys.
-    slots: [&'a [u8]; KEY_SLOTS],
+    /// One bit per non-index key, chosen by [`key_bit`]: a key whose bit is clear is new.
+    bloom: u64,
+    /// Where the bodies of the first non-index keys start.
+    starts: [usize; KEY_SLOTS],
     len: usize,
     /// All the non-index keys, once there are more than [`KEY_SLOTS`].
     set: Option<HashSet<&'a [u8]>>,
+}
+
+/// The bloom bit of a key, from its length and first and last bytes (cheap; equal keys
+/// have equal bits, so a clear bit proves the key is new).
+#[inline]
+fn key_bit(len: usize, first: u8, last: u8) -> u64 {
+    let digest = len as u64 | u64::from(first) << 32 | u64::from(last) << 40;
+    // Fibonacci hashing: the top six bits of the product pick the bit.
+    1 << (digest.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58)
 }
 
 impl<'a> Keys<'a> {
@@ -669,38 +725,88 @@ impl<'a> Keys<'a> {
         Keys {
             last_index: None,
             named: false,
-            slots: [&[]; KEY_SLOTS],
+            bloom: 0,
+            starts: [0; KEY_SLOTS],
             len: 0,
             set: None,
         }
     }
 
-    /// Records `key` (the body of a canonical string literal) and tells whether the
-    /// object is still canonical: JavaScript enumerates the key where it stands, and it
-    /// is not a duplicate.
-    fn accept(&mut self, key: &'a [u8]) -> bool {
-        if let Some(index) = array_index_bytes(key) {
-            // Index keys first, strictly ascending (so without duplicates).
-            let in_order = !self.named && self.last_index.is_none_or(|last| index > last);
-            self.last_index = Some(index);
+    /// Records the key whose body (of a canonical string literal) is `buf[start..end]`,
+    /// and tells whether the object is still canonical: JavaScript enumerates the key
+    /// where it stands, and it is not a duplicate.
+    #[inline]
+    fn accept(&mut self, buf: &'a [u8], start: usize, end: usize) -> bool {
+        let first = buf.get(start).copied().unwrap_or(0);
+        let index = if first.is_ascii_digit() {
+            self.index_key(buf, start, end)
+        } else {
+            None
+        };
+        if let Some(in_order) = index {
             return in_order;
         }
         self.named = true;
+        let last = buf.get(end.wrapping_sub(1)).copied().unwrap_or(0);
+        let bit = key_bit(end - start, first, last);
+        if self.bloom & bit != 0 || self.len == KEY_SLOTS {
+            // Maybe seen, or many keys: look.
+            return self.accept_slow(buf, start, end, bit);
+        }
+        self.bloom |= bit;
+        self.starts[self.len] = start;
+        self.len += 1;
+        true
+    }
+
+    /// For an array-index key: whether it comes in order. `None` for other keys.
+    #[inline(never)]
+    fn index_key(&mut self, buf: &[u8], start: usize, end: usize) -> Option<bool> {
+        let index = array_index_bytes(buf.get(start..end)?)?;
+        // Index keys first, strictly ascending (so without duplicates).
+        let in_order = !self.named && self.last_index.is_none_or(|last| index > last);
+        self.last_index = Some(index);
+        Some(in_order)
+    }
+
+    /// [`Keys::accept`] with comparisons, and the switch to a hash set.
+    #[inline(never)]
+    fn accept_slow(&mut self, buf: &'a [u8], start: usize, end: usize, bit: u64) -> bool {
+        let key = &buf[start..end];
         if let Some(set) = &mut self.set {
             return set.insert(key);
         }
-        if self.slots[..self.len].contains(&key) {
+        // A stored key equals `key` when its body starts with the same bytes and its
+        // closing quote follows: `key` is a complete body, so the stored one is at an
+        // escape boundary there, and a `"` there closes it.
+        let same = |s: usize| {
+            buf.get(s + key.len()) == Some(&b'"')
+                && buf.get(s) == key.first()
+                && buf.get(s..s + key.len()) == Some(key)
+        };
+        if self.bloom & bit != 0 && self.starts[..self.len].iter().any(|&s| same(s)) {
             return false;
         }
+        self.bloom |= bit;
         if self.len < KEY_SLOTS {
-            self.slots[self.len] = key;
+            self.starts[self.len] = start;
             self.len += 1;
-        } else {
-            let mut set: HashSet<&[u8]> = self.slots.iter().copied().collect();
-            set.insert(key);
-            self.set = Some(set);
+            return true;
         }
-        true
+        // Many keys: a hash set of all of them from now on (std's, which a peer cannot
+        // make degenerate). The stored keys' ends are found again by scanning them, once
+        // per large object.
+        let mut set = HashSet::with_capacity(2 * KEY_SLOTS);
+        for &s in &self.starts {
+            let mut scanner = Scanner::at(buf, s - 1, usize::MAX);
+            if scanner.string().is_err() {
+                return false;
+            }
+            set.insert(&buf[s..scanner.pos() - 1]);
+        }
+        let fresh = set.insert(key);
+        self.set = Some(set);
+        fresh
     }
 }
 
