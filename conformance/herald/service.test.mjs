@@ -274,6 +274,43 @@ describe("herald allowed_origins", () => {
   });
 });
 
+describe("herald connection limits", () => {
+  it("refuses handshakes past max_connections_per_ip with 403 and frees the slot on close", async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(os.tmpdir(), "herald-limits-"));
+    const cfg = path.join(dir, "herald.toml");
+    writeFileSync(cfg, `listen = "127.0.0.1:${port}"\n[ops]\nlisten = "127.0.0.1:0"\n[limits]\nmax_connections_per_ip = 2\n[[sites]]\nname = "dev"\n[sites.auth]\nmode = "none"\n`);
+    const child = spawn(HERALD, ["--config", cfg], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      await waitForPort(port, child);
+      const base = `http://127.0.0.1:${port}/socket.io/?EIO=4&transport=polling`;
+      const open = async () => {
+        const res = await fetch(base);
+        return { status: res.status, body: await res.text() };
+      };
+      const a = await open();
+      const b = await open();
+      assert.equal(a.status, 200);
+      assert.equal(b.status, 200);
+      const c = await open();
+      assert.equal(c.status, 403);
+      assert.deepEqual(JSON.parse(c.body), { code: 4, message: "Too many connections" });
+      const sid = JSON.parse(a.body.slice(1)).sid;
+      await fetch(`${base}&sid=${sid}`, { method: "POST", body: "1" });
+      let again;
+      for (let i = 0; i < 50; i++) {
+        again = await open();
+        if (again.status === 200) break;
+        await sleep(20);
+      }
+      assert.equal(again.status, 200);
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    }
+  });
+});
+
 describe("herald shutdown", () => {
   it("SIGTERM tells clients to go, drains and exits 0", async () => {
     const port = await freePort();

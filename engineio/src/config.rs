@@ -74,6 +74,11 @@ pub struct Config {
     pub ws_read_buffer: usize,
     /// CORS policy (default off).
     pub cors: Cors,
+    /// The most open sessions; a handshake past it gets 403 "Too many connections"
+    /// (default unlimited: set it in a service, as herald does).
+    pub max_sessions: usize,
+    /// The most open sessions from one client IP address (default unlimited).
+    pub max_sessions_per_ip: usize,
 }
 
 impl Default for Config {
@@ -91,6 +96,8 @@ impl Default for Config {
             max_buffered_bytes: 8 * 1024 * 1024,
             ws_read_buffer: 4096,
             cors: Cors::default(),
+            max_sessions: usize::MAX,
+            max_sessions_per_ip: usize::MAX,
         }
     }
 }

@@ -46,6 +46,8 @@ pub fn engine_config(c: &FileConfig) -> engineio::Config {
             websocket: c.engineio.transports.iter().any(|t| t == "websocket"),
         },
         max_buffered_bytes: c.limits.max_buffered_bytes,
+        max_sessions: c.limits.max_connections,
+        max_sessions_per_ip: c.limits.max_connections_per_ip,
         cors: engineio::Cors {
             origins: c.engineio.cors_origins.clone(),
         },

@@ -198,36 +198,70 @@ impl DetachedReceiver {
     }
 }
 
-/// The open sessions by id.
+/// The open sessions by id, and how many each client address holds.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
-    sessions: Mutex<HashMap<Arc<str>, mpsc::UnboundedSender<Command>>>,
+    state: Mutex<RegistryState>,
+}
+
+#[derive(Debug, Default)]
+struct RegistryState {
+    sessions: HashMap<Arc<str>, (mpsc::UnboundedSender<Command>, Option<std::net::IpAddr>)>,
+    per_ip: HashMap<std::net::IpAddr, usize>,
 }
 
 impl Registry {
     fn get(&self, sid: &str) -> Option<mpsc::UnboundedSender<Command>> {
-        self.lock().get(sid).cloned()
+        self.lock().sessions.get(sid).map(|(tx, _)| tx.clone())
     }
 
-    fn insert(&self, sid: Arc<str>, tx: mpsc::UnboundedSender<Command>) {
-        self.lock().insert(sid, tx);
+    fn insert(
+        &self,
+        sid: Arc<str>,
+        tx: mpsc::UnboundedSender<Command>,
+        ip: Option<std::net::IpAddr>,
+    ) {
+        let mut st = self.lock();
+        if let Some(ip) = ip {
+            *st.per_ip.entry(ip).or_default() += 1;
+        }
+        st.sessions.insert(sid, (tx, ip));
     }
 
     pub(crate) fn remove(&self, sid: &str) {
-        self.lock().remove(sid);
+        let mut st = self.lock();
+        if let Some((_, Some(ip))) = st.sessions.remove(sid)
+            && let Some(n) = st.per_ip.get_mut(&ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                st.per_ip.remove(&ip);
+            }
+        }
+    }
+
+    /// Whether one more session fits under the limits.
+    fn has_room(&self, ip: Option<std::net::IpAddr>, max_total: usize, max_per_ip: usize) -> bool {
+        let st = self.lock();
+        st.sessions.len() < max_total
+            && ip.is_none_or(|ip| st.per_ip.get(&ip).copied().unwrap_or(0) < max_per_ip)
     }
 
     fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().sessions.len()
     }
 
     fn all(&self) -> Vec<mpsc::UnboundedSender<Command>> {
-        self.lock().values().cloned().collect()
+        self.lock()
+            .sessions
+            .values()
+            .map(|(tx, _)| tx.clone())
+            .collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, mpsc::UnboundedSender<Command>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RegistryState> {
         // A poisoned map is still a valid map: a panic elsewhere must not stop routing.
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -412,6 +446,13 @@ impl<H: Handler> Engine<H> {
             return Err(RequestError::UnsupportedProtocolVersion);
         }
         hs.remote_addr = peer.map(|p| SocketAddr::new(p.ip().to_canonical(), p.port()));
+        if !self.inner.registry.has_room(
+            hs.remote_addr.map(|a| a.ip()),
+            config.max_sessions,
+            config.max_sessions_per_ip,
+        ) {
+            return Err(RequestError::Forbidden("Too many connections".into()));
+        }
         let mut extra = HeaderMap::new();
         self.inner.handler.initial_headers(&hs, &mut extra);
         match transport {
@@ -445,7 +486,9 @@ impl<H: Handler> Engine<H> {
         let (tx, rx) = mpsc::unbounded_channel();
         let sid = hs.sid.clone();
         let session = Session::new(std::time::Instant::now(), &self.inner.config, hs.transport);
-        self.inner.registry.insert(sid.clone(), tx.clone());
+        self.inner
+            .registry
+            .insert(sid.clone(), tx.clone(), hs.remote_addr.map(|a| a.ip()));
         let socket = Socket {
             sid: sid.clone(),
             tx,
