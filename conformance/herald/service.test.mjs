@@ -274,6 +274,47 @@ describe("herald allowed_origins", () => {
   });
 });
 
+describe("herald auth mode token", () => {
+  it("issues single-use tokens with POST /tokens", async () => {
+    const port = await freePort();
+    const key = "token-site-key-0123456789abcdef";
+    const dir = mkdtempSync(path.join(os.tmpdir(), "herald-token-"));
+    const cfg = path.join(dir, "herald.toml");
+    writeFileSync(cfg, `listen = "127.0.0.1:${port}"\n[ops]\nlisten = "127.0.0.1:0"\n[[sites]]\nname = "media"\napi_keys = ["${key}"]\n[sites.auth]\nmode = "token"\ntoken_ttl = "30s"\n`);
+    const child = spawn(HERALD, ["--config", cfg], { stdio: ["ignore", "pipe", "pipe"] });
+    const api = (p, body, k = key) =>
+      fetch(`http://127.0.0.1:${port}${p}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...(k ? { "X-API-Key": k } : {}) },
+        body: JSON.stringify(body),
+      });
+    const connectWith = (token) =>
+      new Promise((resolve, reject) => {
+        const s = io(`http://127.0.0.1:${port}`, { auth: { token }, reconnection: false, forceNew: true });
+        s.on("connect", () => resolve(s));
+        s.on("connect_error", (e) => { s.close(); reject(e); });
+      });
+    try {
+      await waitForPort(port, child);
+      assert.equal((await api("/tokens?site=media", { user: "zoe" }, null)).status, 401);
+      const res = await api("/tokens?site=media", { user: "zoe" });
+      assert.equal(res.status, 201);
+      const { token, expires_in } = await res.json();
+      assert.equal(expires_in, 30);
+      const s = await connectWith(token);
+      const got = new Promise((r) => s.on("direct", r));
+      assert.equal((await api("/send?site=media", { rooms: ["zoe"], event: "direct", args: ["hi zoe"] })).status, 202);
+      assert.equal(await got, "hi zoe");
+      await assert.rejects(connectWith(token), /invalid or already used token/);
+      await assert.rejects(connectWith("forged-token"), /invalid or already used token/);
+      s.close();
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    }
+  });
+});
+
 describe("herald connection limits", () => {
   it("refuses handshakes past max_connections_per_ip with 403 and frees the slot on close", async () => {
     const port = await freePort();

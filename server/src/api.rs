@@ -62,7 +62,7 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
 
 /// Whether `path` is one of the API's routes.
 pub fn matches(path: &str) -> bool {
-    matches!(path, "/send" | "/send/batch" | "/disconnect")
+    matches!(path, "/send" | "/send/batch" | "/disconnect" | "/tokens")
 }
 
 /// Answers an API request.
@@ -127,6 +127,40 @@ async fn route(
             let id = deliver(site, msg)?;
             metrics.message_sent(&site.name);
             Ok(json(StatusCode::ACCEPTED, &serde_json::json!({ "id": id })))
+        }
+        "/tokens" => {
+            let Some(store) = &site.tokens else {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "no_token_auth",
+                    "this site does not use auth mode \"token\"",
+                ));
+            };
+            if form {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "/tokens takes application/json",
+                ));
+            }
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct TokenRequest {
+                user: String,
+            }
+            let r: TokenRequest = serde_json::from_slice(&body).map_err(bad_json)?;
+            if r.user.is_empty() {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "missing_user",
+                    "\"user\" (a non-empty string) is required",
+                ));
+            }
+            let token = store.issue(&r.user, std::time::Instant::now());
+            Ok(json(
+                StatusCode::CREATED,
+                &serde_json::json!({ "token": token, "expires_in": store.ttl().as_secs() }),
+            ))
         }
         "/send/batch" => {
             if form {

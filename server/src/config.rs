@@ -218,6 +218,9 @@ pub struct AuthSection {
     /// url: request timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Dur>,
+    /// token: how long a token from `POST /tokens` stays valid (default 60 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_ttl: Option<Dur>,
 }
 
 fn default_algorithms() -> Vec<String> {
@@ -471,6 +474,12 @@ fn validate(c: &FileConfig) -> Result<(), ConfigError> {
         if s.api_keys.iter().any(|k| k.len() < 16) {
             return Err(err(format!(
                 "site {:?}: api_keys must be at least 16 characters (use e.g. `openssl rand -hex 24`)",
+                s.name
+            )));
+        }
+        if s.auth.mode == AuthMode::Token && s.api_keys.is_empty() {
+            return Err(err(format!(
+                "site {:?}: auth mode \"token\" needs api_keys (tokens are issued by POST /tokens with an API key)",
                 s.name
             )));
         }

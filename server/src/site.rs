@@ -10,7 +10,7 @@ use socketio::server::{ConnectError, Io, Namespace, Payload};
 use subtle::ConstantTimeEq;
 use tracing::warn;
 
-use crate::auth::{self, JwtConfig, JwtVerifier};
+use crate::auth::{self, JwtConfig, JwtVerifier, OneTimeTokens};
 use crate::config::{AuthMode, ConfigError, SiteSection};
 use crate::metrics::Metrics;
 
@@ -27,6 +27,8 @@ pub struct Site {
     api_keys: Vec<Vec<u8>>,
     /// The JWT verifier (jwt mode), also used by `herald token`.
     pub jwt: Option<Arc<JwtVerifier>>,
+    /// The one-time tokens (token mode), issued by `POST /tokens`.
+    pub tokens: Option<Arc<OneTimeTokens>>,
 }
 
 impl std::fmt::Debug for Site {
@@ -118,13 +120,44 @@ fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, C
             );
             None
         }
-        AuthMode::Url | AuthMode::Token => {
-            return Err(site_err(format!(
-                "auth mode {:?} is not available in this version; use \"jwt\" (or \"none\" for development)",
-                cfg.auth.mode
-            )));
+        AuthMode::Token => None,
+        AuthMode::Url => {
+            return Err(site_err(
+                "auth mode \"url\" is not available in this version; use \"jwt\" or \"token\""
+                    .into(),
+            ));
         }
     };
+    let tokens = (cfg.auth.mode == AuthMode::Token).then(|| {
+        let ttl = cfg.auth.token_ttl.map_or(Duration::from_secs(60), |d| d.0);
+        Arc::new(OneTimeTokens::new(ttl, 100_000))
+    });
+    if let Some(store) = tokens.clone() {
+        let metrics = metrics.clone();
+        let site = cfg.name.clone();
+        ns.use_middleware(move |req| {
+            let auth_obj: Option<serde_json::Value> = req.auth.deserialize().ok();
+            let query_token = req.handshake.query.get("token");
+            let result =
+                match auth::extract_token(auth_obj.as_ref(), query_token, &req.handshake.headers) {
+                    None => Err(("missing_token", "missing token".to_string())),
+                    Some((token, _)) => store
+                        .redeem(token, std::time::Instant::now())
+                        .map_err(|e| (e.reason(), e.to_string())),
+                };
+            metrics.connect(&site, result.is_ok());
+            match result {
+                Ok(user) => {
+                    req.set_data(serde_json::json!({ "user": user }));
+                    Ok(())
+                }
+                Err((reason, message)) => {
+                    metrics.auth_failure(&site, reason);
+                    Err(ConnectError::new(message))
+                }
+            }
+        });
+    }
 
     if !cfg.allowed_origins.is_empty() {
         let allowed = cfg.allowed_origins.clone();
@@ -219,5 +252,6 @@ fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, C
         user_room_prefix: cfg.user_room_prefix.clone(),
         api_keys: cfg.api_keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
         jwt,
+        tokens,
     })
 }

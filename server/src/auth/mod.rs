@@ -24,6 +24,8 @@
 //! ```
 
 mod jwt;
+mod onetime;
+pub use onetime::{OneTimeError, OneTimeTokens};
 #[cfg(test)]
 mod jwt_config_tests;
 #[cfg(test)]
