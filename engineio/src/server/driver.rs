@@ -45,14 +45,9 @@ pub(crate) type BodyFuture = Pin<Box<dyn Future<Output = Result<Bytes, BodyError
 pub(crate) enum Command {
     /// A polling GET.
     Get(oneshot::Sender<PollAnswer>),
-    /// A polling POST whose body is being read; `refused` answers it with that error
-    /// (and closes the session) once the body is read.
-    Post {
-        headers: HeaderMap,
-        body: BodyFuture,
-        refused: Option<RequestError>,
-        respond: oneshot::Sender<PollAnswer>,
-    },
+    /// A polling POST whose body is being read (boxed: the channel allocates its slots
+    /// in blocks, so every variant's size is paid per session).
+    Post(Box<PostRequest>),
     /// A WebSocket opened with this sid (an upgrade attempt).
     Ws(Box<WsConn>),
     /// A frame from the application.
@@ -63,11 +58,13 @@ pub(crate) enum Command {
     Close(CloseReason),
 }
 
-struct PendingPost {
-    body: BodyFuture,
-    headers: HeaderMap,
-    refused: Option<RequestError>,
-    respond: oneshot::Sender<PollAnswer>,
+/// A polling POST: its headers, its body being read, and its responder; `refused`
+/// answers it with that error (and closes the session) once the body is read.
+pub(crate) struct PostRequest {
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: BodyFuture,
+    pub(crate) refused: Option<RequestError>,
+    pub(crate) respond: oneshot::Sender<PollAnswer>,
 }
 
 pub(crate) struct Driver<C> {
@@ -78,7 +75,7 @@ pub(crate) struct Driver<C> {
     pub(crate) registry: Arc<Registry>,
     pub(crate) active_ws: Option<WsConn>,
     pub(crate) held_get: Option<oneshot::Sender<PollAnswer>>,
-    post: Option<PendingPost>,
+    post: Option<Box<PostRequest>>,
     probe: Option<WsConn>,
 }
 
@@ -180,22 +177,10 @@ impl<C: Connection> Driver<C> {
                     self.held_get = Some(respond);
                 }
             },
-            Command::Post {
-                headers,
-                body,
-                refused,
-                respond,
-            } => match self.session.handle_post_begin(now()) {
-                Ok(()) => {
-                    self.post = Some(PendingPost {
-                        body,
-                        headers,
-                        refused,
-                        respond,
-                    })
-                }
+            Command::Post(post) => match self.session.handle_post_begin(now()) {
+                Ok(()) => self.post = Some(post),
                 Err(e) => {
-                    let _ = respond.send(Err(e));
+                    let _ = post.respond.send(Err(e));
                 }
             },
             Command::Ws(ws) => {
@@ -341,8 +326,11 @@ impl<C: Connection> Driver<C> {
         // Requests that raced with the end of the session.
         while let Ok(cmd) = self.rx.try_recv() {
             match cmd {
-                Command::Get(tx) | Command::Post { respond: tx, .. } => {
+                Command::Get(tx) => {
                     let _ = tx.send(Err(RequestError::UnknownSid));
+                }
+                Command::Post(post) => {
+                    let _ = post.respond.send(Err(RequestError::UnknownSid));
                 }
                 Command::Ws(ws) => {
                     tokio::spawn(ws.shutdown(None, WS_LINGER));
@@ -356,5 +344,21 @@ impl<C: Connection> Driver<C> {
         if let Some(ws) = self.active_ws.take() {
             ws.shutdown(None, WS_LINGER).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Command;
+
+    #[test]
+    fn commands_stay_small() {
+        // The session's channel allocates 32 slots at a time: each byte here costs 32
+        // bytes of every idle session.
+        assert!(
+            std::mem::size_of::<Command>() <= 48,
+            "{}",
+            std::mem::size_of::<Command>()
+        );
     }
 }

@@ -558,12 +558,12 @@ impl<H: Handler> Engine<H> {
                 // a reset connection.
                 let refused = binary.then_some(RequestError::Overlap);
                 let (parts, body) = req.into_parts();
-                let cmd = Command::Post {
+                let cmd = Command::Post(Box::new(driver::PostRequest {
                     headers: parts.headers,
                     body: Box::pin(read_body(body, max)),
                     refused,
                     respond,
-                };
+                }));
                 tx.send(cmd).map_err(|_| RequestError::UnknownSid)?;
                 false
             }
