@@ -69,8 +69,9 @@ pub struct Config {
     /// [`CloseReason::BufferFull`](crate::CloseReason::BufferFull): a client that stops
     /// reading is disconnected, never buffered without bound (default 8 MiB).
     pub max_buffered_bytes: usize,
-    /// Capacity of a WebSocket's read buffer in bytes (default 4 KiB). The WebSocket
-    /// library grows it for larger frames; a small start keeps idle sessions cheap.
+    /// Capacity of a WebSocket's read buffer in bytes (default 1 KiB: it is allocated for
+    /// every session; the WebSocket library grows it for larger frames; raise it for
+    /// workloads of large messages, where bigger reads mean fewer system calls).
     pub ws_read_buffer: usize,
     /// CORS policy (default off).
     pub cors: Cors,
@@ -94,7 +95,7 @@ impl Default for Config {
             upgrade_noop_interval: Duration::from_millis(100),
             close_timeout: Duration::from_secs(30),
             max_buffered_bytes: 8 * 1024 * 1024,
-            ws_read_buffer: 4096,
+            ws_read_buffer: 1024,
             cors: Cors::default(),
             max_sessions: usize::MAX,
             max_sessions_per_ip: usize::MAX,
