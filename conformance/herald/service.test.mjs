@@ -44,6 +44,47 @@ async function waitForPort(port, child) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The environment without HERALD_* variables (so a developer's settings don't leak in). */
+const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("HERALD_")));
+
+/**
+ * Starts herald on a free port: with `config` (the TOML after `listen`/`[ops]`, which are
+ * added) or, when it is null, with `args` alone. Returns { child, port, output(), stop() }.
+ */
+async function startHerald({ config = null, args = [] } = {}) {
+  const port = await freePort();
+  let argv = [...args, "--listen", `127.0.0.1:${port}`];
+  if (config !== null) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "herald-test-"));
+    const file = path.join(dir, "herald.toml");
+    writeFileSync(file, `listen = "127.0.0.1:${port}"\n[ops]\nlisten = "127.0.0.1:0"\n${config}`);
+    argv = [...args, "--config", file];
+  }
+  const child = spawn(HERALD, argv, { stdio: ["ignore", "pipe", "pipe"], env: cleanEnv() });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  await waitForPort(port, child);
+  return {
+    child,
+    port,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        await new Promise((r) => child.once("exit", r));
+      }
+    },
+  };
+}
+
+/** Waits until the dev-mode banner (token and curl) is printed. */
+async function banner(h) {
+  const deadline = Date.now() + 5000;
+  while (!h.output().includes("-d '") && Date.now() < deadline) await sleep(20);
+  return h.output();
+}
+
 describe("herald service", () => {
   let child, port, opsPort, url, configPath, log = "";
 
@@ -243,13 +284,11 @@ secret = "another-secret-that-is-long-enough-0123456789"
 
 describe("herald allowed_origins", () => {
   it("refuses handshakes from other origins with 403, on polling and websocket", async () => {
-    const port = await freePort();
-    const dir = mkdtempSync(path.join(os.tmpdir(), "herald-origin-"));
-    const cfg = path.join(dir, "herald.toml");
-    writeFileSync(cfg, `listen = "127.0.0.1:${port}"\n[ops]\nlisten = "127.0.0.1:0"\n[[sites]]\nname = "dev"\nallowed_origins = ["https://app.example.com", "https://*.example.org"]\n[sites.auth]\nmode = "none"\n`);
-    const child = spawn(HERALD, ["--config", cfg], { stdio: ["ignore", "pipe", "pipe"] });
+    const h = await startHerald({
+      config: `[[sites]]\nname = "dev"\nallowed_origins = ["https://app.example.com", "https://*.example.org"]\n[sites.auth]\nmode = "none"\n`,
+    });
+    const { port } = h;
     try {
-      await waitForPort(port, child);
       const poll = (origin) =>
         fetch(`http://127.0.0.1:${port}/socket.io/?EIO=4&transport=polling`, origin ? { headers: { Origin: origin } } : {});
       let res = await poll("https://evil.example.com");
@@ -268,20 +307,18 @@ describe("herald allowed_origins", () => {
       });
       assert.equal(code, 403);
     } finally {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      await h.stop();
     }
   });
 });
 
 describe("herald auth mode token", () => {
   it("issues single-use tokens with POST /tokens", async () => {
-    const port = await freePort();
     const key = "token-site-key-0123456789abcdef";
-    const dir = mkdtempSync(path.join(os.tmpdir(), "herald-token-"));
-    const cfg = path.join(dir, "herald.toml");
-    writeFileSync(cfg, `listen = "127.0.0.1:${port}"\n[ops]\nlisten = "127.0.0.1:0"\n[[sites]]\nname = "media"\napi_keys = ["${key}"]\n[sites.auth]\nmode = "token"\ntoken_ttl = "30s"\n`);
-    const child = spawn(HERALD, ["--config", cfg], { stdio: ["ignore", "pipe", "pipe"] });
+    const h = await startHerald({
+      config: `[[sites]]\nname = "media"\napi_keys = ["${key}"]\n[sites.auth]\nmode = "token"\ntoken_ttl = "30s"\n`,
+    });
+    const { port } = h;
     const api = (p, body, k = key) =>
       fetch(`http://127.0.0.1:${port}${p}`, {
         method: "POST",
@@ -295,7 +332,6 @@ describe("herald auth mode token", () => {
         s.on("connect_error", (e) => { s.close(); reject(e); });
       });
     try {
-      await waitForPort(port, child);
       assert.equal((await api("/tokens?site=media", { user: "zoe" }, null)).status, 401);
       const res = await api("/tokens?site=media", { user: "zoe" });
       assert.equal(res.status, 201);
@@ -309,21 +345,18 @@ describe("herald auth mode token", () => {
       await assert.rejects(connectWith("forged-token"), /invalid or already used token/);
       s.close();
     } finally {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      await h.stop();
     }
   });
 });
 
 describe("herald connection limits", () => {
   it("refuses handshakes past max_connections_per_ip with 403 and frees the slot on close", async () => {
-    const port = await freePort();
-    const dir = mkdtempSync(path.join(os.tmpdir(), "herald-limits-"));
-    const cfg = path.join(dir, "herald.toml");
-    writeFileSync(cfg, `listen = "127.0.0.1:${port}"\n[ops]\nlisten = "127.0.0.1:0"\n[limits]\nmax_connections_per_ip = 2\n[[sites]]\nname = "dev"\n[sites.auth]\nmode = "none"\n`);
-    const child = spawn(HERALD, ["--config", cfg], { stdio: ["ignore", "pipe", "pipe"] });
+    const h = await startHerald({
+      config: `[limits]\nmax_connections_per_ip = 2\n[[sites]]\nname = "dev"\n[sites.auth]\nmode = "none"\n`,
+    });
+    const { port } = h;
     try {
-      await waitForPort(port, child);
       const base = `http://127.0.0.1:${port}/socket.io/?EIO=4&transport=polling`;
       const open = async () => {
         const res = await fetch(base);
@@ -346,20 +379,14 @@ describe("herald connection limits", () => {
       }
       assert.equal(again.status, 200);
     } finally {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      await h.stop();
     }
   });
 });
 
 describe("herald shutdown", () => {
   it("SIGTERM tells clients to go, drains and exits 0", async () => {
-    const port = await freePort();
-    const dir = mkdtempSync(path.join(os.tmpdir(), "herald-term-"));
-    const cfg = path.join(dir, "herald.toml");
-    writeFileSync(cfg, `listen = "127.0.0.1:${port}"\n[ops]\nlisten = "127.0.0.1:0"\n[[sites]]\nname = "dev"\n[sites.auth]\nmode = "none"\n`);
-    const child = spawn(HERALD, ["--config", cfg], { stdio: ["ignore", "pipe", "pipe"] });
-    await waitForPort(port, child);
+    const { child, port } = await startHerald({ config: `[[sites]]\nname = "dev"\n[sites.auth]\nmode = "none"\n` });
     const s = io(`http://127.0.0.1:${port}`, { reconnection: false, transports: ["websocket"] });
     await new Promise((resolve, reject) => { s.on("connect", resolve); s.on("connect_error", reject); });
     const reason = new Promise((resolve) => s.on("disconnect", resolve));
@@ -372,17 +399,10 @@ describe("herald shutdown", () => {
 
 describe("herald with no configuration", () => {
   it("prints a token and a curl that deliver a message to a client", async () => {
-    const port = await freePort();
-    const child = spawn(HERALD, ["--listen", `127.0.0.1:${port}`], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("HERALD_"))),
-    });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
+    const h = await startHerald();
+    const { port } = h;
     try {
-      await waitForPort(port, child);
-      const deadline = Date.now() + 5000;
-      while (!out.includes("-d '") && Date.now() < deadline) await sleep(20);
+      const out = await banner(h);
       const token = out.match(/token: "([^"]+)"/)[1];
       const curl = out.slice(out.indexOf("curl"));
       const key = curl.match(/Authorization: Bearer ([^']+)'/)[1];
@@ -402,8 +422,7 @@ describe("herald with no configuration", () => {
       assert.equal(await got, "world");
       s.close();
     } finally {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      await h.stop();
     }
   });
 });
@@ -411,17 +430,10 @@ describe("herald with no configuration", () => {
 describe("herald --https", () => {
   it("serves Socket.IO and the API over TLS with a self-signed certificate", async () => {
     const https = await import("node:https");
-    const port = await freePort();
-    const child = spawn(HERALD, ["--https", "--listen", `127.0.0.1:${port}`, "--ops-listen", "127.0.0.1:0"], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("HERALD_"))),
-    });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
+    const h = await startHerald({ args: ["--https", "--ops-listen", "127.0.0.1:0"] });
+    const { port } = h;
     try {
-      await waitForPort(port, child);
-      const deadline = Date.now() + 5000;
-      while (!out.includes("-d '") && Date.now() < deadline) await sleep(20);
+      const out = await banner(h);
       assert.match(out, /curl -k -X POST 'https:\/\//);
       const status = await new Promise((resolve, reject) => {
         https.get({ host: "127.0.0.1", port, path: "/healthz", rejectUnauthorized: false }, (r) => resolve(r.statusCode)).on("error", reject);
@@ -436,8 +448,7 @@ describe("herald --https", () => {
       assert.ok(s.connected);
       s.close();
     } finally {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      await h.stop();
     }
   });
 });
