@@ -36,6 +36,8 @@
 //! travels, as in Node.
 
 mod node;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod stub;
 pub mod wire;
 
