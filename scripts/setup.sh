@@ -17,9 +17,11 @@ apt_install() {
 
 command -v node >/dev/null || apt_install nodejs npm
 command -v npm >/dev/null || apt_install npm
+# The Redis suites (conformance/redis, socketio/tests/redis.rs) start their own redis-server.
+command -v redis-server >/dev/null || apt_install redis-server
 
 # Node packages of the conformance suites, exactly as locked.
 if [ ! -d conformance/node_modules ] || [ conformance/package-lock.json -nt conformance/node_modules/.package-lock.json ]; then
   (cd conformance && npm ci --no-audit --no-fund --loglevel=error)
 fi
-echo "setup: node $(node --version), npm $(npm --version)"
+echo "setup: node $(node --version), npm $(npm --version), $(redis-server --version | cut -d' ' -f1-3)"
