@@ -49,6 +49,6 @@ describe("two herald nodes", () => {
     const gone = new Promise((r) => onB2.once("disconnect", r));
     const r = await a.send({ user: "bea" }, "app", "/disconnect");
     assert.deepEqual(r, { status: 200, body: { disconnected: 1 } });
-    assert.equal(await gone, "transport close");
+    assert.equal(await gone, "io server disconnect");
   });
 });

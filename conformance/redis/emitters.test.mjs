@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { createClient } from "redis";
 import { Emitter } from "@socket.io/redis-emitter";
+import { Manager } from "socket.io-client";
 import { startRedis, startHerald, connect, nextEvent, take, flush, until } from "./support.mjs";
 
 const require = createRequire(import.meta.url);
@@ -105,16 +106,30 @@ describe("emitters → herald over Redis", () => {
   });
 
   it("5.1.0: disconnectSockets, with and without closing the connection", async () => {
-    const dave = await connect(herald.url, { token: herald.token("dave") });
-    const erin = await connect(herald.url, { token: herald.token("erin") });
+    // Each user has a socket on "/" and one on "/axr" over one connection.
+    const both = async (user) => {
+      const m = new Manager(herald.url, { transports: ["websocket"], reconnection: false });
+      const open = (nsp, site) => new Promise((resolve, reject) => {
+        const s = m.socket(nsp, { auth: { token: herald.token(user, site) } });
+        s.once("connect", () => resolve(s));
+        s.once("connect_error", reject);
+      });
+      return [await open("/", "app"), await open("/axr", "axr")];
+    };
+    const [dave, daveAxr] = await both("dave");
+    const [erin, erinAxr] = await both("erin");
     const reason = (s) => new Promise((r) => s.once("disconnect", r));
-    const [rd, re] = [reason(dave), reason(erin)];
+    const [rd, re, reAxr] = [reason(dave), reason(erin), reason(erinAxr)];
     emitter.in("dave").disconnectSockets();
     emitter.in("erin").disconnectSockets(true);
+    // As Node: the targeted socket gets DISCONNECT; with close, the connection goes too.
     assert.equal(await rd, "io server disconnect");
-    assert.equal(await re, "transport close");
+    assert.equal(await re, "io server disconnect");
+    assert.equal(await reAxr, "transport close");
     await flush5();
+    assert.ok(daveAxr.connected, "without close, dave's other namespace stays");
     assert.ok(alice.connected && bob.connected, "the others stay");
+    daveAxr.disconnect();
   });
 
   it("3.2.0: everyone, one room, several rooms with the broadcast flag", async () => {

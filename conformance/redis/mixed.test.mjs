@@ -129,6 +129,6 @@ describe("mixed cluster: Node socket.io + herald", () => {
     const gone = new Promise((r) => onNode.once("disconnect", r));
     const r = await herald.send({ rooms: ["room-n"] }, "app", "/disconnect");
     assert.deepEqual(r, { status: 200, body: { disconnected: 1 } });
-    assert.equal(await gone, "transport close");
+    assert.equal(await gone, "io server disconnect");
   });
 });

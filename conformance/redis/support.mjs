@@ -82,9 +82,10 @@ const cleanEnv = () =>
 /**
  * Starts herald with `[redis] url = redisUrl` and two sites: "app" on "/" (JWT, broadcast
  * room `allusers`, user rooms without prefix) and "axr" on "/axr". `extra` is appended to
- * the `[redis]` section. Returns { port, opsPort, url, configPath, output(), stop() }.
+ * the `[redis]` section, `sites` (more `[[sites]]`) to the file. Returns { port, opsPort,
+ * url, configPath, output(), readyz(), metrics(), token(), send(), stop() }.
  */
-export async function startHerald(redisUrl, extra = "") {
+export async function startHerald(redisUrl, extra = "", sites = "") {
   const port = await freePort();
   const opsPort = await freePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), "herald-redis-"));
@@ -112,6 +113,7 @@ api_keys = ["${KEY}"]
 [sites.auth]
 mode = "jwt"
 secret = "${SECRET}"
+${sites}
 `,
   );
   const child = spawn(HERALD, ["--config", configPath], {

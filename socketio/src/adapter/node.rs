@@ -513,6 +513,8 @@ impl NsCluster {
                 Selector::Socket(sid) => {
                     if let Some(s) = ns.socket(&sid) {
                         if close {
+                            // As the reference: DISCONNECT first, then the connection is closed.
+                            s.disconnect();
                             s.close_connection();
                         } else {
                             s.disconnect();

@@ -261,6 +261,8 @@ impl BroadcastOperator {
         }
         for s in self.fetch_sockets() {
             if close {
+                // As the reference: DISCONNECT first, then the connection is closed.
+                s.disconnect();
                 s.close_connection();
             } else {
                 s.disconnect();
