@@ -9,6 +9,8 @@
 //    deliveries/s = CLIENTS × BROADCASTS / (last delivery − first publish).
 // 2. Redis hop: POST /send on node A, one at a time, HOPS times, to one client on A and
 //    one on B (same process, same clock); the hop is B's receipt time minus A's: p50/p99.
+// 3. End to end: an emitter publish to one client on B, one at a time: p50/p99 from
+//    PUBLISH to the client's event (Redis, herald's decode and delivery, WebSocket).
 //
 // Needs `npm ci` in conformance/ and `cargo build --release -p herald`. Loopback only;
 // everything it starts is stopped at the end.
@@ -116,13 +118,30 @@ if (process.argv[2] === "worker") {
         times[k] = process.hrtime.bigint();
         r();
       }))));
-      await a.send({ event: "hop", args: [i] }, "open");
+      // To the two sockets' own rooms: not to the fan-out clients.
+      await a.send({ event: "hop", args: [i], rooms: [onA.id, onB.id] }, "open");
       await got;
       deltas.push(Number(times[1] - times[0]) / 1e6);
     }
     deltas.sort((x, y) => x - y);
     const q = (p) => deltas[Math.min(deltas.length - 1, Math.floor(p * deltas.length))];
     console.log(`redis hop (remote receipt − local receipt, ${hops} messages): p50 ${q(0.5).toFixed(3)} ms, p99 ${q(0.99).toFixed(3)} ms`);
+    // End to end through Redis: emitter PUBLISH → herald B → client on B (same process).
+    const hc = createClient({ url: redis.url });
+    await hc.connect();
+    const hopEmitter = new Emitter(hc).of("/open");
+    const e2e = [];
+    for (let i = 0; i < hops; i++) {
+      const got = new Promise((r) => onB.once("e2e", r));
+      const t = process.hrtime.bigint();
+      hopEmitter.to(onB.id).emit("e2e", i);
+      await got;
+      e2e.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+    e2e.sort((x, y) => x - y);
+    const q2 = (p) => e2e[Math.min(e2e.length - 1, Math.floor(p * e2e.length))];
+    console.log(`emitter → Redis → herald → client (${hops} messages, one at a time): p50 ${q2(0.5).toFixed(3)} ms, p99 ${q2(0.99).toFixed(3)} ms`);
+    await hc.quit();
     onA.disconnect();
     onB.disconnect();
   } finally {
