@@ -225,7 +225,8 @@ async fn route(
             for r in &rooms {
                 op = op.to(r);
             }
-            let n = op.fetch_sockets().len();
+            // Every node's sockets (with Redis, the others answer within the request timeout).
+            let n = op.fetch_all_sockets().await.len();
             op.disconnect_sockets(true);
             Ok(json(
                 StatusCode::OK,

@@ -60,6 +60,7 @@ struct App {
     engine: Engine<IoHandler>,
     adapter: socketio::adapter::Adapter,
     redis: Option<Arc<socketio::adapter::redis::RedisPubSub>>,
+    server_side: Arc<redis::ServerSideEvents>,
     sites: Sites,
     metrics: Arc<metrics::Metrics>,
     draining: std::sync::atomic::AtomicBool,
@@ -133,10 +134,13 @@ pub async fn run_with_ops(
     let metrics = Arc::new(metrics::Metrics::default());
     let sites = Sites::install(&io, &config.sites, &metrics)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    let server_side = Arc::new(redis::ServerSideEvents::default());
+    server_side.install(&sites);
     let app = Arc::new(App {
         engine: io.engine(engine_config(&config)),
         adapter,
         redis,
+        server_side,
         sites,
         metrics,
         draining: std::sync::atomic::AtomicBool::new(false),
@@ -216,7 +220,12 @@ async fn serve_ops(app: Arc<App>, listener: TcpListener) {
                         "/metrics" => {
                             app.metrics.set_sessions(app.engine.session_count());
                             let mut body = app.metrics.render();
-                            redis::render_metrics(&mut body, &app.adapter, app.redis.as_ref());
+                            redis::render_metrics(
+                                &mut body,
+                                &app.adapter,
+                                app.redis.as_ref(),
+                                &app.server_side,
+                            );
                             let mut res = Response::new(Full::new(Bytes::from(body)));
                             res.headers_mut().insert(
                                 hyper::header::CONTENT_TYPE,

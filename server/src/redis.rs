@@ -8,14 +8,35 @@
 //! not reachable within `startup_timeout`. Redis lost while running: the same as retry
 //! (reconnect, subscribe every channel again, 503 meanwhile, local clients unaffected).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use socketio::adapter::redis::{RedisOptions, RedisPubSub, redact_url};
 use socketio::adapter::{Adapter, ClusterConfig, PubSub};
-use tracing::info;
+use tracing::{debug, info};
 
 use crate::config::{RedisSection, RedisStartup};
+use crate::site::Sites;
+
+/// Server-side events received from the cluster (`serverSideEmit` of an emitter or a
+/// Node server), by site. Herald has no handler of its own for them: they are counted.
+#[derive(Debug, Default)]
+pub struct ServerSideEvents(Mutex<BTreeMap<String, u64>>);
+
+impl ServerSideEvents {
+    /// Counts the server-side events of every site.
+    pub fn install(self: &Arc<Self>, sites: &Sites) {
+        for site in sites.iter() {
+            let me = self.clone();
+            let name = site.name.clone();
+            site.namespace.on_server_side(move |event, _payload| {
+                debug!(site = %name, event, "server-side event from the cluster (counted, no handler)");
+                *me.0.lock().unwrap_or_else(|e| e.into_inner()).entry(name.clone()).or_default() += 1;
+            });
+        }
+    }
+}
 
 /// The adapter for `[redis]` (the local one without a URL) and the pub/sub, if any.
 pub async fn adapter(c: &RedisSection) -> Result<(Adapter, Option<Arc<RedisPubSub>>), String> {
@@ -51,10 +72,23 @@ pub fn ready(pubsub: Option<&Arc<RedisPubSub>>) -> bool {
 }
 
 /// The Redis metrics, in the Prometheus text format (nothing without Redis).
-pub fn render_metrics(out: &mut String, adapter: &Adapter, pubsub: Option<&Arc<RedisPubSub>>) {
+pub fn render_metrics(
+    out: &mut String,
+    adapter: &Adapter,
+    pubsub: Option<&Arc<RedisPubSub>>,
+    events: &ServerSideEvents,
+) {
     let (Some(p), Some(c)) = (pubsub, adapter.as_cluster()) else {
         return;
     };
+    out.push_str("# HELP herald_server_side_events_total Server-side events received from the cluster, by site.\n# TYPE herald_server_side_events_total counter\n");
+    for (site, n) in events.0.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        let site = site.replace('\\', "\\\\").replace('"', "\\\"");
+        let _ = writeln!(
+            out,
+            "herald_server_side_events_total{{site=\"{site}\"}} {n}"
+        );
+    }
     let s = c.stats();
     let _ = write!(
         out,
