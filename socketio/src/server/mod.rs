@@ -43,7 +43,7 @@ use engineio::{Engine, Socket as EngineSocket};
 
 pub use broadcast::BroadcastOperator;
 pub use client::Client;
-pub use namespace::{ConnectError, ConnectRequest, Namespace};
+pub use namespace::{ConnectError, ConnectInfo, ConnectRequest, MiddlewareFuture, Namespace};
 pub use payload::Payload;
 pub use recovery::RecoveryConfig;
 pub use socket::{AckError, AckSender, DisconnectReason, Socket};
