@@ -5,6 +5,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -49,15 +50,17 @@ const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k
 
 /**
  * Starts herald on a free port: with `config` (the TOML after `listen`/`[ops]`, which are
- * added) or, when it is null, with `args` alone. Returns { child, port, output(), stop() }.
+ * added) or, when it is null, with `args` alone. Returns { child, port, opsPort, output(), stop() }
+ * (`opsPort` is the ops listener's only with a config).
  */
 async function startHerald({ config = null, args = [] } = {}) {
   const port = await freePort();
+  const opsPort = await freePort();
   let argv = [...args, "--listen", `127.0.0.1:${port}`];
   if (config !== null) {
     const dir = mkdtempSync(path.join(os.tmpdir(), "herald-test-"));
     const file = path.join(dir, "herald.toml");
-    writeFileSync(file, `listen = "127.0.0.1:${port}"\n[ops]\nlisten = "127.0.0.1:0"\n${config}`);
+    writeFileSync(file, `listen = "127.0.0.1:${port}"\n[ops]\nlisten = "127.0.0.1:${opsPort}"\n${config}`);
     argv = [...args, "--config", file];
   }
   const child = spawn(HERALD, argv, { stdio: ["ignore", "pipe", "pipe"], env: cleanEnv() });
@@ -68,6 +71,7 @@ async function startHerald({ config = null, args = [] } = {}) {
   return {
     child,
     port,
+    opsPort,
     output: () => out,
     async stop() {
       if (child.exitCode === null) {
@@ -346,6 +350,80 @@ describe("herald auth mode token", () => {
       s.close();
     } finally {
       await h.stop();
+    }
+  });
+});
+
+describe("herald auth mode url", () => {
+  it("asks the site's endpoint who a token is, joins the rooms it lists, and reports its failures", async () => {
+    const key = "url-site-key-0123456789abcdef";
+    const seen = [];
+    let slow = false;
+    // The site's auth endpoint: "Token good-<user>" is that user, in room "team-<user>".
+    const authServer = http.createServer((req, res) => {
+      seen.push({ url: req.url, authorization: req.headers.authorization });
+      const m = /^Token good-(\w+)$/.exec(req.headers.authorization ?? "");
+      if (req.headers.authorization === "Token redirect") {
+        res.writeHead(302, { location: "http://127.0.0.1:1/" }).end();
+      } else if (req.headers.authorization === "Token slow") {
+        slow = true; // never answered: herald's timeout must fire
+      } else if (m) {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ user: m[1], rooms: [`team-${m[1]}`] }));
+      } else {
+        res.writeHead(401).end();
+      }
+    });
+    await new Promise((r) => authServer.listen(0, "127.0.0.1", r));
+    const authUrl = `http://127.0.0.1:${authServer.address().port}/check?app=chat`;
+    const h = await startHerald({
+      config: `[[sites]]\nname = "chat"\napi_keys = ["${key}"]\n[sites.auth]\nmode = "url"\nurl = "${authUrl}"\nscheme = "Token"\ntimeout = "500ms"\n`,
+    });
+    const base = `http://127.0.0.1:${h.port}`;
+    const connectWith = (token) =>
+      new Promise((resolve, reject) => {
+        const s = io(base, { auth: { token }, reconnection: false, forceNew: true });
+        s.on("connect", () => resolve(s));
+        s.on("connect_error", (e) => { s.close(); reject(e); });
+      });
+    const send = (body) =>
+      fetch(`${base}/send?site=chat`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-API-Key": key },
+        body: JSON.stringify(body),
+      });
+    try {
+      const ann = await connectWith("good-ann");
+      const bob = await connectWith("good-bob");
+      assert.deepEqual(seen[0], { url: "/check?app=chat", authorization: "Token good-ann" });
+      const annGot = [], bobGot = [];
+      ann.onAny((e, ...a) => annGot.push([e, ...a]));
+      bob.onAny((e, ...a) => bobGot.push([e, ...a]));
+      const toTeam = new Promise((r) => ann.once("team", r));
+      assert.equal((await send({ rooms: ["team-ann"], event: "team", args: ["for ann's team"] })).status, 202);
+      const toUser = new Promise((r) => bob.once("direct", r));
+      assert.equal((await send({ rooms: ["bob"], event: "direct", args: ["for bob"] })).status, 202);
+      assert.equal(await toTeam, "for ann's team");
+      assert.equal(await toUser, "for bob");
+      await sleep(100);
+      assert.deepEqual(annGot, [["team", "for ann's team"]]);
+      assert.deepEqual(bobGot, [["direct", "for bob"]]);
+
+      await assert.rejects(connectWith("bad"), /^Error: token rejected$/);
+      await assert.rejects(connectWith("redirect"), /^Error: auth service unavailable$/);
+      await assert.rejects(connectWith("slow"), /^Error: auth service timeout$/);
+      assert.ok(slow);
+      const metrics = await (await fetch(`http://127.0.0.1:${h.opsPort}/metrics`)).text();
+      assert.match(metrics, /herald_auth_failures_total\{site="chat",reason="url_rejected"\} 1/);
+      assert.match(metrics, /herald_auth_failures_total\{site="chat",reason="url_timeout"\} 1/);
+      assert.match(h.output(), /redirects are not followed/);
+      assert.doesNotMatch(h.output(), /good-ann/, "tokens never reach the log");
+      ann.close();
+      bob.close();
+    } finally {
+      await h.stop();
+      authServer.closeAllConnections();
+      authServer.close();
     }
   });
 });

@@ -109,6 +109,7 @@ fn dev_site() -> SiteSection {
             url: None,
             scheme: None,
             timeout: None,
+            max_concurrency: None,
             token_ttl: None,
         },
     }

@@ -215,9 +215,12 @@ pub struct AuthSection {
     /// url: the `Authorization` scheme (default `Bearer`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheme: Option<String>,
-    /// url: request timeout.
+    /// url: request timeout (default 5 s), waiting for a call slot included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Dur>,
+    /// url: the most calls to the endpoint in flight at once (default 64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<usize>,
     /// token: how long a token from `POST /tokens` stays valid (default 60 s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_ttl: Option<Dur>,

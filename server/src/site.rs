@@ -10,6 +10,7 @@ use socketio::server::{ConnectError, Io, Namespace, Payload};
 use subtle::ConstantTimeEq;
 use tracing::warn;
 
+use crate::auth::url::{UrlAuth, UrlAuthError};
 use crate::auth::{self, JwtConfig, JwtVerifier, OneTimeTokens};
 use crate::config::{AuthMode, ConfigError, SiteSection};
 use crate::metrics::Metrics;
@@ -91,6 +92,28 @@ impl Sites {
 fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, ConfigError> {
     let ns = io.of(&cfg.namespace);
     let site_err = |e: String| ConfigError(format!("site {:?}: {e}", cfg.name));
+    // The Origin check runs first, so a refused page never spends a one-time token or
+    // an auth endpoint call.
+    if !cfg.allowed_origins.is_empty() {
+        let allowed = cfg.allowed_origins.clone();
+        let metrics = metrics.clone();
+        let site = cfg.name.clone();
+        ns.use_middleware(move |req| {
+            let origin = req
+                .handshake
+                .headers
+                .get(hyper::header::ORIGIN)
+                .map(|o| o.to_str().unwrap_or(""));
+            match origin {
+                Some(o) if !crate::origin::allowed(o, &allowed) => {
+                    metrics.connect(&site, false);
+                    metrics.auth_failure(&site, "origin");
+                    Err(ConnectError::new("origin not allowed"))
+                }
+                _ => Ok(()),
+            }
+        });
+    }
     let jwt = match cfg.auth.mode {
         AuthMode::Jwt => {
             let public_key_pem = match &cfg.auth.public_key {
@@ -120,14 +143,19 @@ fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, C
             );
             None
         }
-        AuthMode::Token => None,
-        AuthMode::Url => {
-            return Err(site_err(
-                "auth mode \"url\" is not available in this version; use \"jwt\" or \"token\""
-                    .into(),
-            ));
-        }
+        AuthMode::Token | AuthMode::Url => None,
     };
+    if cfg.auth.mode == AuthMode::Url {
+        let url = cfg.auth.url.as_deref().unwrap_or_default();
+        let auth = UrlAuth::new(
+            url,
+            cfg.auth.scheme.as_deref().unwrap_or("Bearer"),
+            cfg.auth.timeout.map_or(Duration::from_secs(5), |d| d.0),
+            cfg.auth.max_concurrency.unwrap_or(64),
+        )
+        .map_err(site_err)?;
+        install_url_auth(&ns, Arc::new(auth), metrics.clone(), cfg.name.clone());
+    }
     let tokens = (cfg.auth.mode == AuthMode::Token).then(|| {
         let ttl = cfg.auth.token_ttl.map_or(Duration::from_secs(60), |d| d.0);
         Arc::new(OneTimeTokens::new(ttl, 100_000))
@@ -159,26 +187,6 @@ fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, C
         });
     }
 
-    if !cfg.allowed_origins.is_empty() {
-        let allowed = cfg.allowed_origins.clone();
-        let metrics = metrics.clone();
-        let site = cfg.name.clone();
-        ns.use_middleware(move |req| {
-            let origin = req
-                .handshake
-                .headers
-                .get(hyper::header::ORIGIN)
-                .map(|o| o.to_str().unwrap_or(""));
-            match origin {
-                Some(o) if !crate::origin::allowed(o, &allowed) => {
-                    metrics.connect(&site, false);
-                    metrics.auth_failure(&site, "origin");
-                    Err(ConnectError::new("origin not allowed"))
-                }
-                _ => Ok(()),
-            }
-        });
-    }
     if let Some(verifier) = jwt.clone() {
         let metrics = metrics.clone();
         let site = cfg.name.clone();
@@ -227,6 +235,12 @@ fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, C
         if let Some(user) = data.get("user").and_then(|u| u.as_str()) {
             socket.join(&format!("{prefix}{user}"));
         }
+        // Rooms the url-mode auth endpoint listed.
+        if let Some(rooms) = data.get("rooms").and_then(|r| r.as_array()) {
+            for room in rooms.iter().filter_map(|r| r.as_str()) {
+                socket.join(room);
+            }
+        }
         if let Some(exp) = data.get("exp").and_then(|e| e.as_u64()) {
             // A token-bound connection ends when its token does: the client gets
             // `auth_expired`, then a server disconnect, and reconnects with a new token.
@@ -254,4 +268,38 @@ fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, C
         jwt,
         tokens,
     })
+}
+
+/// Auth mode `url`: an asynchronous middleware asking the site's endpoint.
+fn install_url_auth(ns: &Namespace, auth: Arc<UrlAuth>, metrics: Arc<Metrics>, site: String) {
+    ns.use_async_middleware(move |info| {
+        let auth = auth.clone();
+        let metrics = metrics.clone();
+        let site = site.clone();
+        async move {
+            let auth_obj: Option<serde_json::Value> = info.auth.deserialize().ok();
+            let query_token = info.handshake.query.get("token");
+            let result = match auth::extract_token(
+                auth_obj.as_ref(),
+                query_token,
+                &info.handshake.headers,
+            ) {
+                None => Err(UrlAuthError::MissingToken),
+                Some((token, _)) => auth.check(token).await,
+            };
+            metrics.connect(&site, result.is_ok());
+            match result {
+                Ok(id) => Ok(Some(
+                    serde_json::json!({ "user": id.user, "rooms": id.rooms }),
+                )),
+                Err(e) => {
+                    if let Some(detail) = e.detail() {
+                        warn!(site = %site, reason = e.reason(), "auth endpoint failed: {detail}");
+                    }
+                    metrics.auth_failure(&site, e.reason());
+                    Err(ConnectError::new(e.to_string()))
+                }
+            }
+        }
+    });
 }
