@@ -279,6 +279,41 @@ secret = "another-secret-that-is-long-enough-0123456789"
     assert.equal((await fetch(`http://127.0.0.1:${opsPort}/readyz`)).status, 200);
   });
 
+  it("counts sockets by site and transport, and the events clients send", async () => {
+    const scrape = async () => {
+      const m = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+      return (re) => Number((m.match(re) ?? [])[1] ?? NaN);
+    };
+    const before = await scrape();
+    const received0 = before(/herald_messages_received_total\{site="app"\} (\d+)/);
+    const ws = await connect({ auth: { token: token("ws-user") }, transports: ["websocket"] });
+    const polling = await connect({ auth: { token: token("polling-user") }, transports: ["polling"] });
+    const upgraded = await connect({ auth: { token: token("upgrading-user") } });
+    await until(() => upgraded.s.io.engine.transport.name === "websocket");
+    ws.s.emit("hello", 1);
+    ws.s.emit("hello", 2);
+    polling.s.emit("hello", 3);
+    let m;
+    const deadline = Date.now() + 3000;
+    do {
+      await sleep(20);
+      m = await scrape();
+    } while (Date.now() < deadline && m(/herald_messages_received_total\{site="app"\} (\d+)/) < received0 + 3);
+    assert.equal(m(/herald_messages_received_total\{site="app"\} (\d+)/), received0 + 3);
+    assert.equal(
+      m(/herald_site_connections\{site="app",transport="websocket"\} (\d+)/) -
+        before(/herald_site_connections\{site="app",transport="websocket"\} (\d+)/),
+      2,
+    );
+    assert.equal(
+      m(/herald_site_connections\{site="app",transport="polling"\} (\d+)/) -
+        before(/herald_site_connections\{site="app",transport="polling"\} (\d+)/),
+      1,
+    );
+    assert.ok(m(/herald_sessions_by_transport\{transport="websocket"\} (\d+)/) >= 2);
+    for (const c of [ws, polling, upgraded]) c.s.close();
+  });
+
   it("check-config redacts secrets", () => {
     const out = execFileSync(HERALD, ["--config", configPath, "check-config"], { stdio: ["ignore", "pipe", "pipe"] }).toString();
     assert.ok(!out.includes(KEY) && !out.includes(SECRET), out);

@@ -62,6 +62,24 @@ struct App {
     draining: std::sync::atomic::AtomicBool,
 }
 
+impl App {
+    /// What the metrics read from the running server at scrape time.
+    fn live(&self) -> metrics::Live {
+        metrics::Live {
+            sessions: self.engine.transport_counts(),
+            sites: self
+                .sites
+                .iter()
+                .map(|s| {
+                    let sids = s.namespace.engine_sids();
+                    let counts = self.engine.count_transports(sids.iter().map(|s| &**s));
+                    (s.name.clone(), counts, s.namespace.events_received())
+                })
+                .collect(),
+        }
+    }
+}
+
 /// How long a shutdown waits for sessions to close before returning.
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -203,7 +221,7 @@ async fn serve_ops(app: Arc<App>, listener: TcpListener) {
                 async move {
                     let res = match req.uri().path() {
                         "/metrics" => {
-                            app.metrics.set_sessions(app.engine.session_count());
+                            app.metrics.set_live(app.live());
                             let mut res =
                                 Response::new(Full::new(Bytes::from(app.metrics.render())));
                             res.headers_mut().insert(

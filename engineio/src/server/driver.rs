@@ -305,7 +305,10 @@ impl<C: Connection> Driver<C> {
         while let Some(ev) = self.session.poll_event() {
             match ev {
                 Event::Message(msg) => self.conn.on_message(msg, &MessageContext { headers }),
-                Event::Upgraded => self.conn.on_upgrade(),
+                Event::Upgraded => {
+                    self.registry.mark_websocket(&self.sid);
+                    self.conn.on_upgrade();
+                }
                 Event::Closed(reason) => {
                     debug!(reason = reason.as_str(), "session closed");
                     self.conn.on_close(reason);

@@ -125,6 +125,7 @@ impl Client {
                     return self.fail("EVENT without a name");
                 };
                 let args = packet.args().cloned().unwrap_or_else(RawArgs::empty);
+                s.namespace().count_event_received();
                 s.dispatch(
                     &name.to_key(),
                     Payload::from_raw(args, attachments),

@@ -111,6 +111,7 @@ pub(crate) struct NsInner {
     pub(crate) state: Mutex<NsState>,
     middlewares: RwLock<Vec<Middleware>>,
     has_async_middleware: AtomicBool,
+    events_received: AtomicU64,
     on_connection: RwLock<Option<ConnectionHandler>>,
     ack_ids: AtomicU64,
     pub(crate) recovery: Option<Recovery>,
@@ -140,6 +141,7 @@ impl Namespace {
                 state: Mutex::new(NsState::default()),
                 middlewares: RwLock::new(Vec::new()),
                 has_async_middleware: AtomicBool::new(false),
+                events_received: AtomicU64::new(0),
                 on_connection: RwLock::new(None),
                 ack_ids: AtomicU64::new(0),
                 recovery: recovery.map(Recovery::new),
@@ -188,7 +190,9 @@ impl Namespace {
             .push(Middleware::Async(Arc::new(move |info| {
                 Box::pin(middleware(info)) as MiddlewareFuture
             })));
-        self.inner.has_async_middleware.store(true, Ordering::Release);
+        self.inner
+            .has_async_middleware
+            .store(true, Ordering::Release);
         self
     }
 
@@ -250,6 +254,25 @@ impl Namespace {
         if let Some(h) = handler {
             h(event, payload);
         }
+    }
+
+    /// How many events clients sent to this namespace on this node (acks not counted).
+    pub fn events_received(&self) -> u64 {
+        self.inner.events_received.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_event_received(&self) {
+        self.inner.events_received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Engine.IO session ids of this node's sockets (e.g. to count them by transport
+    /// with [`engineio::Engine::count_transports`]).
+    pub fn engine_sids(&self) -> Vec<Arc<str>> {
+        self.lock()
+            .sockets
+            .values()
+            .map(|s| s.handshake().sid.clone())
+            .collect()
     }
 
     /// Number of connected sockets on this node.
