@@ -17,6 +17,8 @@ apt_install() {
 
 command -v node >/dev/null || apt_install nodejs npm
 command -v npm >/dev/null || apt_install npm
+# The real-browser test (conformance/herald/browser.test.mjs) drives Debian's Chromium.
+[ -x /usr/bin/chromium ] || apt_install chromium
 
 # Node packages of the conformance suites, exactly as locked.
 if [ ! -d conformance/node_modules ] || [ conformance/package-lock.json -nt conformance/node_modules/.package-lock.json ]; then

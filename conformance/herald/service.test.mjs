@@ -6,81 +6,13 @@ import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
+import { HERALD, freePort, waitForPort, sleep, startHerald } from "./support.mjs";
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const HERALD = process.env.HERALD_BIN ?? path.join(repo, "target/release/herald");
 const KEY = "test-api-key-0123456789abcdef";
 const SECRET = "a-test-secret-that-is-long-enough-0123456789";
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port, child) {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`herald exited early (${child.exitCode})`);
-    const ok = await new Promise((resolve) => {
-      const c = net.connect(port, "127.0.0.1");
-      c.on("connect", () => { c.destroy(); resolve(true); });
-      c.on("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error("herald did not start listening");
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** The environment without HERALD_* variables (so a developer's settings don't leak in). */
-const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("HERALD_")));
-
-/**
- * Starts herald on a free port: with `config` (the TOML after `listen`/`[ops]`, which are
- * added) or, when it is null, with `args` alone. Returns { child, port, opsPort, output(), stop() }
- * (`opsPort` is the ops listener's only with a config).
- */
-async function startHerald({ config = null, args = [] } = {}) {
-  const port = await freePort();
-  const opsPort = await freePort();
-  let argv = [...args, "--listen", `127.0.0.1:${port}`];
-  if (config !== null) {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "herald-test-"));
-    const file = path.join(dir, "herald.toml");
-    writeFileSync(file, `listen = "127.0.0.1:${port}"\n[ops]\nlisten = "127.0.0.1:${opsPort}"\n${config}`);
-    argv = [...args, "--config", file];
-  }
-  const child = spawn(HERALD, argv, { stdio: ["ignore", "pipe", "pipe"], env: cleanEnv() });
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (out += d));
-  await waitForPort(port, child);
-  return {
-    child,
-    port,
-    opsPort,
-    output: () => out,
-    async stop() {
-      if (child.exitCode === null) {
-        child.kill("SIGTERM");
-        await new Promise((r) => child.once("exit", r));
-      }
-    },
-  };
-}
 
 /** Waits until the dev-mode banner (token and curl) is printed. */
 async function banner(h) {
@@ -412,6 +344,7 @@ describe("herald auth mode url", () => {
     await new Promise((r) => authServer.listen(0, "127.0.0.1", r));
     const authUrl = `http://127.0.0.1:${authServer.address().port}/check?app=chat`;
     const h = await startHerald({
+      ops: await freePort(),
       config: `[[sites]]\nname = "chat"\napi_keys = ["${key}"]\n[sites.auth]\nmode = "url"\nurl = "${authUrl}"\nscheme = "Token"\ntimeout = "500ms"\n`,
     });
     const base = `http://127.0.0.1:${h.port}`;

@@ -13,7 +13,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::HeaderMap;
 use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tracing::{Instrument, debug};
 
 use super::ws::{WsConn, WsEvent};
@@ -205,9 +204,9 @@ impl<C: Connection> Driver<C> {
         match ev {
             WsEvent::Packet(p) => self.session.handle_ws_packet(now(), p),
             WsEvent::ParseError => self.session.handle_parse_error(now()),
-            WsEvent::TooLarge => {
+            WsEvent::Fail(code) => {
                 if let Some(ws) = self.active_ws.take() {
-                    tokio::spawn(ws.shutdown(Some(CloseCode::Size), WS_LINGER));
+                    tokio::spawn(ws.shutdown(Some(code), WS_LINGER));
                 }
                 self.session.handle_ws_closed(now(), true);
             }
@@ -221,8 +220,11 @@ impl<C: Connection> Driver<C> {
     fn probe_event(&mut self, ev: WsEvent) {
         match ev {
             WsEvent::Packet(p) => self.session.handle_probe_packet(now(), p),
-            WsEvent::ParseError | WsEvent::TooLarge => {
-                let code = matches!(ev, WsEvent::TooLarge).then_some(CloseCode::Size);
+            WsEvent::ParseError | WsEvent::Fail(_) => {
+                let code = match ev {
+                    WsEvent::Fail(code) => Some(code),
+                    _ => None,
+                };
                 if let Some(ws) = self.probe.take() {
                     tokio::spawn(ws.shutdown(code, WS_LINGER));
                 }

@@ -27,8 +27,9 @@ pub(crate) enum WsEvent {
     Packet(Packet),
     /// A text frame that is not an Engine.IO packet.
     ParseError,
-    /// A message over `max_payload`: the WebSocket was answered with close 1009.
-    TooLarge,
+    /// A message the WebSocket must be failed for, with this close code: over
+    /// `max_payload` (1009), or a text message that is not UTF-8 (1007, RFC 6455 §8.1).
+    Fail(CloseCode),
     /// The WebSocket is gone (`error`: it failed rather than closed).
     Closed { error: bool },
 }
@@ -86,7 +87,10 @@ impl WsConn {
                 Poll::Ready(None) => return Poll::Ready(WsEvent::Closed { error: false }),
                 Poll::Ready(Some(Err(WsError::Capacity(CapacityError::MessageTooLong {
                     ..
-                })))) => return Poll::Ready(WsEvent::TooLarge),
+                })))) => return Poll::Ready(WsEvent::Fail(CloseCode::Size)),
+                Poll::Ready(Some(Err(WsError::Utf8(_)))) => {
+                    return Poll::Ready(WsEvent::Fail(CloseCode::Invalid));
+                }
                 Poll::Ready(Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed))) => {
                     return Poll::Ready(WsEvent::Closed { error: false });
                 }

@@ -400,6 +400,14 @@ impl Ws {
         self.0.send(WsMessage::text(text)).await.expect("ws send");
     }
 
+    /// A text frame with these bytes as they are (UTF-8 or not).
+    pub(crate) async fn send_text_bytes(&mut self, data: &[u8]) {
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        let frame = Frame::message(data.to_vec(), OpCode::Data(Data::Text), true);
+        self.0.send(WsMessage::Frame(frame)).await.expect("ws send");
+    }
+
     pub(crate) async fn send_binary(&mut self, data: &[u8]) {
         self.0
             .send(WsMessage::binary(data.to_vec()))
