@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod metrics;
 pub mod origin;
+pub mod reliable;
 pub mod site;
 pub mod tls;
 
