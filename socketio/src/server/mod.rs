@@ -61,6 +61,10 @@ pub struct Config {
     pub recovery: Option<RecoveryConfig>,
     /// Decoder limits (attachments per packet, JSON depth).
     pub decoder: DecoderConfig,
+    /// Most ACK packets for unknown ids (never asked, already answered, timed out) a
+    /// connection may send per minute before it is closed; `None` (the default, as the
+    /// reference) ignores them all. A guard against ack floods.
+    pub max_stray_acks_per_minute: Option<u32>,
 }
 
 impl Default for Config {
@@ -69,6 +73,7 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(45),
             recovery: None,
             decoder: DecoderConfig::default(),
+            max_stray_acks_per_minute: None,
         }
     }
 }
