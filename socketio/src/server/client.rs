@@ -163,7 +163,7 @@ impl Client {
                     && !s.handle_ack(id, Payload::from_raw(args, attachments))
                     && !self.allow_stray_ack()
                 {
-                    return self.fail("too many ACKs for unknown ids");
+                    self.fail("too many ACKs for unknown ids");
                 }
             }
             PacketType::ConnectError => self.fail("CONNECT_ERROR from a client"),
