@@ -146,7 +146,7 @@ pub async fn run_with_ops(
         });
     }
     let metrics = Arc::new(metrics::Metrics::default());
-    let sites = Sites::install(&io, &config.sites, &metrics)
+    let sites = Sites::install(&io, &config.sites, &metrics, config.redis.url.as_deref())
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let app = Arc::new(App {
         engine: io.engine(engine_config(&config)),
