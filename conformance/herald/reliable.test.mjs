@@ -272,6 +272,51 @@ describe("herald reliable delivery with the Redis store", () => {
     }
   });
 
+  it("two nodes share the store: sent on A, delivered on B, acked on B, gone for A", async () => {
+    const { freePort } = await import("./support.mjs");
+    const nodes = [];
+    for (let i = 0; i < 2; i++) nodes.push(await startHerald({ config: config(), ops: await freePort() }));
+    const [a, b] = nodes;
+    try {
+      for (const n of nodes) {
+        await until(async () => (await fetch(`http://127.0.0.1:${n.opsPort}/readyz`)).status === 200, 10_000, "ready");
+      }
+      const onB = await new Promise((resolve, reject) => {
+        const s = io(b.url, { auth: { token: b.token("kim", "app") }, forceNew: true, reconnection: false });
+        const acks = [];
+        s.onAny((event, ...args) => {
+          const ack = args.pop();
+          acks.push({ event, args, ack });
+        });
+        s.on("connect", () => resolve({ s, acks }));
+        s.on("connect_error", reject);
+      });
+      const res = await fetch(`${a.url}/send?site=app`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-API-Key": KEY },
+        body: JSON.stringify({ rooms: ["user:kim"], event: "cross", args: ["node"], reliable: true }),
+      });
+      const { id } = await res.json();
+      await until(() => onB.acks.length === 1, 5000, "delivery on B");
+      assert.deepEqual([onB.acks[0].event, ...onB.acks[0].args], ["cross", "node", id]);
+      onB.acks[0].ack();
+      await sleep(200);
+      onB.s.close();
+      const onA = await new Promise((resolve, reject) => {
+        const s = io(a.url, { auth: { token: a.token("kim", "app") }, forceNew: true, reconnection: false });
+        const events = [];
+        s.onAny((e) => events.push(e));
+        s.on("connect", () => resolve({ s, events }));
+        s.on("connect_error", reject);
+      });
+      await sleep(300);
+      assert.deepEqual(onA.events, [], "acked on B: nothing pending on A");
+      onA.s.close();
+    } finally {
+      for (const n of nodes) await n.stop();
+    }
+  });
+
   it("a message sent while Redis is down gets 503 and nothing is delivered", async () => {
     const deadPort = await (await import("./support.mjs")).freePort();
     const h = await startHerald({

@@ -248,10 +248,8 @@ fn install(
     if let Some(r) = &reliable {
         let r = r.clone();
         let node_ns = ns.clone();
-        ns.on_server_side(move |event, payload| {
-            if event == crate::reliable::NODE_EVENT {
-                r.on_node_event(&node_ns, &payload);
-            }
+        ns.on_server_side_event(crate::reliable::NODE_EVENT, move |_event, payload, _ack| {
+            r.on_node_event(&node_ns, &payload);
         });
     }
     let broadcast_room = cfg.broadcast_room.clone();

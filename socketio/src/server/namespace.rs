@@ -108,6 +108,8 @@ pub(crate) struct NsInner {
     /// This namespace's side of the cluster protocol (with a cluster adapter).
     pub(crate) cluster: Option<Arc<NsCluster>>,
     pub(crate) server_side: RwLock<Option<ServerSideHandler>>,
+    /// Handlers of one server-side event name each, ahead of `server_side`.
+    pub(crate) server_side_named: RwLock<HashMap<String, ServerSideHandler>>,
     pub(crate) state: Mutex<NsState>,
     middlewares: RwLock<Vec<Middleware>>,
     has_async_middleware: AtomicBool,
@@ -141,6 +143,7 @@ impl Namespace {
                     .map(|c| NsCluster::new(c.clone(), name)),
                 adapter,
                 server_side: RwLock::new(None),
+                server_side_named: RwLock::new(HashMap::new()),
                 state: Mutex::new(NsState::default()),
                 middlewares: RwLock::new(Vec::new()),
                 has_async_middleware: AtomicBool::new(false),
