@@ -2,7 +2,7 @@
 // herald with a config file, minting tokens with `herald token`, connecting
 // socket.io-client, POST /send, polling for a condition.
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -52,10 +52,11 @@ export const cleanEnv = () =>
 /**
  * Starts herald on a free port: with `config` (the TOML after `listen`/`[ops]`, which are
  * added; `ops` is the ops listener, default a free loopback port nobody reads) or, when it
- * is null, with `args` alone. Returns { child, port, opsPort, configPath, output(), stop() }.
+ * is null, with `args` alone; on `port` when given (a restart on the same address), else a
+ * free one. Returns { child, port, opsPort, configPath, output(), rssKb(), stop() }.
  */
-export async function startHerald({ config = null, args = [], ops = null } = {}) {
-  const port = await freePort();
+export async function startHerald({ config = null, args = [], ops = null, port: fixedPort = null } = {}) {
+  const port = fixedPort ?? (await freePort());
   let argv = [...args, "--listen", `127.0.0.1:${port}`];
   let configPath = null;
   const opsPort = ops === null ? 0 : ops;
@@ -77,6 +78,13 @@ export async function startHerald({ config = null, args = [], ops = null } = {})
     configPath,
     url: `http://127.0.0.1:${port}`,
     output: () => out,
+    /** The resident set size of the herald process, in KiB (from /proc). */
+    rssKb() {
+      const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
+      return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]);
+    },
+    /** Open file descriptors of the herald process. */
+    openFds: () => readdirSync(`/proc/${child.pid}/fd`).length,
     /** A JWT minted by `herald token` from this instance's config. */
     token(sub, site, ttl = "1h") {
       return execFileSync(HERALD, ["--config", configPath, "token", "--site", site, "--sub", sub, "--ttl", ttl], {

@@ -167,7 +167,11 @@ pub async fn run_with_ops(
     });
     if let Some(ops) = ops {
         info!(addr = %ops.local_addr()?, "ops endpoints (/metrics, /healthz, /readyz) listening");
-        tokio::spawn(serve_ops(app.clone(), ops));
+        tokio::spawn(serve_ops(
+            app.clone(),
+            ops,
+            config.limits.header_read_timeout.0,
+        ));
     }
     info!(addr = %listener.local_addr()?, sites = config.sites.len(), "herald listening");
     let header_timeout = config.limits.header_read_timeout.0;
@@ -225,7 +229,9 @@ pub async fn run_with_ops(
     Ok(())
 }
 
-async fn serve_ops(app: Arc<App>, listener: TcpListener) {
+/// Serves /metrics, /healthz and /readyz; a connection that sends no complete request
+/// head within `header_timeout` is closed, as on the main listener.
+async fn serve_ops(app: Arc<App>, listener: TcpListener, header_timeout: std::time::Duration) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -258,6 +264,8 @@ async fn serve_ops(app: Arc<App>, listener: TcpListener) {
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
                 .await;
         });

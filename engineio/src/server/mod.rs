@@ -160,6 +160,13 @@ impl Socket {
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
+
+    /// Resolves once the session's task has ended. A task that holds a `Socket` only to
+    /// act on it later (a timer) should also wait for this, and drop the `Socket` then:
+    /// each live handle keeps the session's channel allocated.
+    pub async fn closed(&self) {
+        self.tx.closed().await
+    }
 }
 
 impl Socket {
