@@ -221,6 +221,7 @@ fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, C
 
     let broadcast_room = cfg.broadcast_room.clone();
     let prefix = cfg.user_room_prefix.clone();
+    let client_rooms = crate::client_rooms::ClientRooms::from_site(cfg);
     let metrics = metrics.clone();
     let site = cfg.name.clone();
     ns.on_connection(move |socket| {
@@ -231,6 +232,7 @@ fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, C
             socket.on_disconnect(move |_s, reason| metrics.socket_closed(&site, reason.as_str()));
         }
         socket.join(&broadcast_room);
+        client_rooms.attach(socket);
         let data = socket.data();
         if let Some(user) = data.get("user").and_then(|u| u.as_str()) {
             socket.join(&format!("{prefix}{user}"));
