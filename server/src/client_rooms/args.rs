@@ -160,14 +160,18 @@ pub fn parse(op: Op, payload: &Payload) -> Result<Args, OpError> {
     }
 }
 
+/// Longest room a refusal echoes back (a longer one is reported as null).
+const MAX_HINT: usize = 256;
+
 /// The best-effort room of a (maybe malformed) event, for error replies.
 pub fn room_hint(payload: &Payload) -> Option<String> {
     let arg = payload.get(0)?;
-    match &arg {
+    let room = match &arg {
         Value::String(s) => Some(s.clone()),
         Value::Object(m) => m.get("room").and_then(|r| r.as_str()).map(str::to_string),
         _ => None,
-    }
+    };
+    room.filter(|r| r.len() <= MAX_HINT)
 }
 
 /// Whether a byte may appear in a room name.
@@ -289,6 +293,8 @@ mod tests {
         assert_eq!(room_hint(&payload(r#"{"room":"b"}"#)).as_deref(), Some("b"));
         assert_eq!(room_hint(&payload(r#"{"room":1}"#)), None);
         assert_eq!(room_hint(&payload("")), None);
+        let long = format!("\"{}\"", "x".repeat(MAX_HINT + 1));
+        assert_eq!(room_hint(&payload(&long)), None, "not echoed back");
     }
 
     #[test]
