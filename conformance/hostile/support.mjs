@@ -135,3 +135,38 @@ export async function assertClosedSilently(ws, { code = 1005 } = {}) {
   assert.ok(close, "the server closed the connection");
   assert.equal(close.code, code, `close code (${JSON.stringify(close)})`);
 }
+
+/**
+ * A well-behaved herald client: socket.io-client with `token` on `nsp` connects, and a
+ * POST /send to its user room (`room`) reaches it. Fails when a step takes longer than
+ * PROMPT_MS.
+ */
+export async function assertHeraldHealthy(h, { token, key, site, room, nsp = "/", transports } = {}) {
+  const socket = io(`${h.url}${nsp}`, {
+    forceNew: true,
+    reconnection: false,
+    timeout: PROMPT_MS,
+    auth: { token },
+    ...(transports ? { transports } : {}),
+  });
+  try {
+    await withTimeout(
+      new Promise((resolve, reject) => {
+        socket.once("connect", resolve);
+        socket.once("connect_error", reject);
+      }),
+      "a well-behaved herald client connects",
+    );
+    const tag = `healthy-${Math.random().toString(36).slice(2)}`;
+    const got = new Promise((resolve) => socket.once("health", resolve));
+    const res = await fetch(`${h.url}/send?site=${site}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-API-Key": key },
+      body: JSON.stringify({ rooms: [room], event: "health", args: [tag] }),
+    });
+    assert.equal(res.status, 202, await res.text());
+    assert.equal(await withTimeout(got, "the pushed message"), tag);
+  } finally {
+    socket.close();
+  }
+}

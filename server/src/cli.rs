@@ -114,6 +114,7 @@ fn dev_site() -> SiteSection {
             max_concurrency: None,
             token_ttl: None,
         },
+        reliable: Default::default(),
     }
 }
 

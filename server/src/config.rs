@@ -272,11 +272,14 @@ pub struct SiteSection {
     /// Authentication.
     pub auth: AuthSection,
     /// Client room messaging (`JOIN` / `NOTIFY` / `LEAVE` / `CLIENTS`), off by default.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub client_rooms: bool,
     /// `[sites.client_room_limits]`: the guard rails of client room messaging.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "ClientRoomLimits::is_default")]
     pub client_room_limits: ClientRoomLimits,
+    /// `[sites.reliable]`: acknowledged delivery to user rooms (off by default).
+    #[serde(default, skip_serializing_if = "ReliableSection::is_default")]
+    pub reliable: ReliableSection,
 }
 
 /// `[sites.client_room_limits]`.
@@ -307,6 +310,53 @@ impl Default for ClientRoomLimits {
             ops_per_second: 10,
             burst: 20,
         }
+    }
+}
+
+impl ClientRoomLimits {
+    fn is_default(&self) -> bool {
+        *self == ClientRoomLimits::default()
+    }
+}
+
+/// `[sites.reliable]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReliableSection {
+    /// Store user-room messages until acked (default false).
+    pub enabled: bool,
+    /// Every `POST /send` to user rooms is reliable, not only those with
+    /// `"reliable": true` (needs a non-empty `user_room_prefix`).
+    pub always: bool,
+    /// How long a message waits for a user who stays offline (`"1h"`, or seconds;
+    /// 0 = kept until acked). Default 1 h.
+    pub client_ttl: Dur,
+    /// Most pending messages per user (default 1000); past it the oldest are dropped
+    /// and the user's next connection gets `resync`.
+    pub max_pending: usize,
+    /// Most pending bytes per user (default 1 MiB), same rule.
+    pub max_pending_bytes: usize,
+    /// How long a delivered message waits for the ack of a connected client before it
+    /// is left for the next connection (default 5 min).
+    pub ack_timeout: Dur,
+}
+
+impl Default for ReliableSection {
+    fn default() -> Self {
+        ReliableSection {
+            enabled: false,
+            always: false,
+            client_ttl: Dur(Duration::from_secs(3600)),
+            max_pending: 1000,
+            max_pending_bytes: 1 << 20,
+            ack_timeout: Dur(Duration::from_secs(300)),
+        }
+    }
+}
+
+impl ReliableSection {
+    fn is_default(&self) -> bool {
+        *self == ReliableSection::default()
     }
 }
 
@@ -524,6 +574,19 @@ fn validate(c: &FileConfig) -> Result<(), ConfigError> {
             )));
         }
         validate_client_rooms(s)?;
+        if s.reliable.always && s.user_room_prefix.is_empty() {
+            return Err(err(format!(
+                "site {:?}: reliable.always needs a user_room_prefix (e.g. \"user:\") to tell user rooms from other rooms",
+                s.name
+            )));
+        }
+        if s.reliable.enabled && (s.reliable.max_pending == 0 || s.reliable.max_pending_bytes == 0)
+        {
+            return Err(err(format!(
+                "site {:?}: reliable.max_pending and reliable.max_pending_bytes must be at least 1",
+                s.name
+            )));
+        }
         if s.auth.mode == AuthMode::Url && s.auth.url.is_none() {
             return Err(err(format!(
                 "site {:?}: auth mode \"url\" needs auth.url",

@@ -14,6 +14,7 @@ pub mod client_rooms;
 pub mod config;
 pub mod metrics;
 pub mod origin;
+pub mod reliable;
 pub mod site;
 pub mod tls;
 
@@ -81,6 +82,9 @@ impl App {
     }
 }
 
+/// ACK packets for unknown ids a connection may send per minute before it is closed.
+const STRAY_ACKS_PER_MINUTE: u32 = 120;
+
 /// How long a shutdown waits for sessions to close before returning.
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -117,6 +121,8 @@ pub async fn run_with_ops(
 ) -> std::io::Result<()> {
     let io = Io::new(socketio::server::Config {
         connect_timeout: config.limits.connect_timeout.0,
+        // Reliable delivery relies on acks: a client flooding bogus ones is cut off.
+        max_stray_acks_per_minute: Some(STRAY_ACKS_PER_MINUTE),
         ..socketio::server::Config::default()
     });
     // Handshake-level Origin check: when every site restricts origins, a browser

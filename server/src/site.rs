@@ -14,6 +14,7 @@ use crate::auth::url::{UrlAuth, UrlAuthError};
 use crate::auth::{self, JwtConfig, JwtVerifier, OneTimeTokens};
 use crate::config::{AuthMode, ConfigError, SiteSection};
 use crate::metrics::Metrics;
+use crate::reliable::Reliable;
 
 /// A running site.
 pub struct Site {
@@ -28,6 +29,8 @@ pub struct Site {
     api_keys: Vec<Vec<u8>>,
     /// The JWT verifier (jwt mode), also used by `herald token`.
     pub jwt: Option<Arc<JwtVerifier>>,
+    /// Reliable delivery, when `[sites.reliable] enabled`.
+    pub reliable: Option<Arc<Reliable>>,
     /// The one-time tokens (token mode), issued by `POST /tokens`.
     pub tokens: Option<Arc<OneTimeTokens>>,
 }
@@ -219,9 +222,14 @@ fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, C
         });
     }
 
+    let reliable = cfg
+        .reliable
+        .enabled
+        .then(|| Reliable::new(&cfg.reliable, &cfg.user_room_prefix));
     let broadcast_room = cfg.broadcast_room.clone();
     let prefix = cfg.user_room_prefix.clone();
     let client_rooms = crate::client_rooms::ClientRooms::from_site(cfg);
+    let on_connect_reliable = reliable.clone();
     let metrics = metrics.clone();
     let site = cfg.name.clone();
     ns.on_connection(move |socket| {
@@ -236,6 +244,13 @@ fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, C
         let data = socket.data();
         if let Some(user) = data.get("user").and_then(|u| u.as_str()) {
             socket.join(&format!("{prefix}{user}"));
+        }
+        if let (Some(r), Some(user)) = (
+            &on_connect_reliable,
+            data.get("user").and_then(|u| u.as_str()),
+        ) {
+            // Before anything else reaches the socket: what was kept for the user.
+            r.on_connect(socket, user);
         }
         // Rooms the url-mode auth endpoint listed.
         if let Some(rooms) = data.get("rooms").and_then(|r| r.as_array()) {
@@ -268,6 +283,7 @@ fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, C
         user_room_prefix: cfg.user_room_prefix.clone(),
         api_keys: cfg.api_keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
         jwt,
+        reliable,
         tokens,
     })
 }

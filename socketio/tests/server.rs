@@ -283,3 +283,30 @@ async fn a_client_that_stops_reading_is_disconnected_and_others_are_not() {
     io.of("/").emit("still-there", Payload::empty());
     assert_eq!(healthy.recv().await, r#"2["still-there"]"#);
 }
+
+#[tokio::test]
+async fn a_flood_of_acks_for_unknown_ids_closes_the_connection_when_limited() {
+    for (limit, closed) in [(None, false), (Some(5), true)] {
+        let io = Io::new(Config {
+            max_stray_acks_per_minute: limit,
+            ..Config::default()
+        });
+        io.of("/");
+        let addr = support::serve(&io).await;
+        let mut c = Client::connect(addr).await;
+        // Six stray acks: one over a budget of five.
+        for id in 100..106 {
+            c.send(&format!("3{id}[]")).await;
+        }
+        if closed {
+            assert_eq!(c.recv_raw().await, "1", "closed past the budget");
+        } else {
+            c.send(r#"2["still here"]"#).await;
+            assert_eq!(
+                io.of("/").socket_count(),
+                1,
+                "ignored, as the reference does"
+            );
+        }
+    }
+}

@@ -408,6 +408,12 @@ impl Ws {
         self.0.send(WsMessage::Frame(frame)).await.expect("ws send");
     }
 
+    /// Bytes written to the socket under the WebSocket framing (for broken frames).
+    pub(crate) async fn send_raw(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.0.get_mut().write_all(bytes).await.expect("raw write");
+    }
+
     pub(crate) async fn send_binary(&mut self, data: &[u8]) {
         self.0
             .send(WsMessage::binary(data.to_vec()))

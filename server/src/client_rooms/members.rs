@@ -76,6 +76,7 @@ mod tests {
             id: id.into(),
             rooms: Vec::new(),
             data,
+            handshake: Json::Null,
         }
     }
 

@@ -37,6 +37,8 @@ pub struct Client {
     pending: Vec<Box<str>>,
     /// Where those connects land when their middlewares finish (created on first use).
     inbox: Option<Arc<Mutex<Inbox>>>,
+    /// Stray-ack budget: tokens left and when it was last refilled.
+    stray_acks: Option<(u32, std::time::Instant)>,
 }
 
 /// Results of asynchronous connects, handed from the middleware task to the client.
@@ -70,7 +72,27 @@ impl Client {
             closed: false,
             pending: Vec::new(),
             inbox: None,
+            stray_acks: None,
         }
+    }
+
+    /// Counts an ACK for an unknown id; false once the connection is over its budget.
+    fn allow_stray_ack(&mut self) -> bool {
+        let Some(limit) = self.io.config.max_stray_acks_per_minute else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        let (tokens, since) = self.stray_acks.get_or_insert((limit, now));
+        let refill = (now.duration_since(*since).as_millis() * u128::from(limit) / 60_000) as u32;
+        if refill > 0 {
+            *tokens = tokens.saturating_add(refill).min(limit);
+            *since = now;
+        }
+        if *tokens == 0 {
+            return false;
+        }
+        *tokens -= 1;
+        true
     }
 
     /// Takes in the connects that asynchronous middlewares finished.
@@ -137,8 +159,11 @@ impl Client {
                     return self.fail("ACK for a namespace not joined");
                 };
                 let args = packet.args().cloned().unwrap_or_else(RawArgs::empty);
-                if let Some(id) = packet.ack_id() {
-                    s.handle_ack(id, Payload::from_raw(args, attachments));
+                if let Some(id) = packet.ack_id()
+                    && !s.handle_ack(id, Payload::from_raw(args, attachments))
+                    && !self.allow_stray_ack()
+                {
+                    self.fail("too many ACKs for unknown ids");
                 }
             }
             PacketType::ConnectError => self.fail("CONNECT_ERROR from a client"),

@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use super::broadcast::BroadcastOperator;
+use super::cluster::ServerSideHandler;
 use super::payload::Payload;
 use super::recovery::{Recovery, RecoveryConfig};
 use super::socket::{DisconnectReason, Socket};
 use super::wire::{self, Frames};
-use crate::adapter::Adapter;
+use crate::adapter::{Adapter, NsCluster};
 use crate::raw::RawJson;
 use crate::rooms::{Room, RoomIndex, Sid};
 
@@ -101,13 +102,12 @@ pub(crate) struct NsState {
     pub(crate) rooms: RoomIndex,
 }
 
-/// A handler of events from the other servers of a cluster.
-pub(crate) type ServerSideHandler = Arc<dyn Fn(&str, Payload) + Send + Sync>;
-
 pub(crate) struct NsInner {
     name: Arc<str>,
     pub(crate) adapter: Adapter,
-    server_side: RwLock<Option<ServerSideHandler>>,
+    /// This namespace's side of the cluster protocol (with a cluster adapter).
+    pub(crate) cluster: Option<Arc<NsCluster>>,
+    pub(crate) server_side: RwLock<Option<ServerSideHandler>>,
     pub(crate) state: Mutex<NsState>,
     middlewares: RwLock<Vec<Middleware>>,
     has_async_middleware: AtomicBool,
@@ -133,9 +133,12 @@ impl std::fmt::Debug for Namespace {
 
 impl Namespace {
     pub(crate) fn new(name: &str, recovery: Option<RecoveryConfig>, adapter: Adapter) -> Namespace {
-        Namespace {
+        let ns = Namespace {
             inner: Arc::new(NsInner {
                 name: Arc::from(name),
+                cluster: adapter
+                    .as_cluster()
+                    .map(|c| NsCluster::new(c.clone(), name)),
                 adapter,
                 server_side: RwLock::new(None),
                 state: Mutex::new(NsState::default()),
@@ -146,7 +149,11 @@ impl Namespace {
                 ack_ids: AtomicU64::new(0),
                 recovery: recovery.map(Recovery::new),
             }),
+        };
+        if let Some(c) = &ns.inner.cluster {
+            c.start(&ns);
         }
+        ns
     }
 
     /// The name (`/`, `/admin`, …).
@@ -219,41 +226,6 @@ impl Namespace {
     /// Emits to every socket of the namespace.
     pub fn emit(&self, event: &str, payload: Payload) {
         self.broadcast().emit(event, payload);
-    }
-
-    /// Sends an event to the other servers of the cluster (not to clients); they get it
-    /// in their [`Namespace::on_server_side`] handler.
-    pub fn server_side_emit(&self, event: &str, payload: Payload) {
-        if let Some(c) = self.inner.adapter.as_cluster() {
-            c.publish(crate::adapter::ClusterMessage::ServerSideEmit {
-                nsp: self.name().to_string(),
-                event: event.to_string(),
-                payload,
-            });
-        }
-    }
-
-    /// Sets the handler of events sent by other servers with
-    /// [`Namespace::server_side_emit`].
-    pub fn on_server_side(&self, handler: impl Fn(&str, Payload) + Send + Sync + 'static) -> &Self {
-        *self
-            .inner
-            .server_side
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(handler));
-        self
-    }
-
-    pub(crate) fn run_server_side(&self, event: &str, payload: Payload) {
-        let handler = self
-            .inner
-            .server_side
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some(h) = handler {
-            h(event, payload);
-        }
     }
 
     /// How many events clients sent to this namespace on this node (acks not counted).
