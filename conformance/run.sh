@@ -55,9 +55,10 @@ fi
 
 if [ "${#files[@]}" -eq 0 ]; then
   files=(test/*.test.mjs)
-  # The herald service tests drive the real binary: no reference counterpart.
+  # The herald service tests drive the real binary: no reference counterpart. The Redis
+  # suites start their own redis-server (scripts/setup.sh installs it).
   if [ "$reference" = 0 ]; then
-    files+=(herald/*.test.mjs)
+    files+=(herald/*.test.mjs redis/*.test.mjs)
   fi
 fi
 

@@ -210,3 +210,83 @@ describe("herald reliable delivery", () => {
     }
   });
 });
+
+describe("herald reliable delivery with the Redis store", () => {
+  let redis, redisPort;
+
+  before(async () => {
+    const { spawn } = await import("node:child_process");
+    const { freePort, waitForPort } = await import("./support.mjs");
+    redisPort = await freePort();
+    redis = spawn("redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+      stdio: "ignore",
+    });
+    await waitForPort(redisPort, redis);
+  });
+
+  after(() => {
+    redis?.kill("SIGKILL");
+  });
+
+  const config = () =>
+    `[redis]\nurl = "redis://127.0.0.1:${redisPort}/"\n` + site("app", "/", 'enabled = true\nclient_ttl = "1h"');
+
+  it("keeps messages across a herald restart (SIGKILL) and delivers them once", async () => {
+    let h = await startHerald({ config: config() });
+    const send = (body) =>
+      fetch(`${h.url}/send?site=app`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-API-Key": KEY },
+        body: JSON.stringify(body),
+      });
+    const { id } = await (await send({ rooms: ["user:ivy"], event: "kept", args: ["across restarts"], reliable: true })).json();
+    h.child.kill("SIGKILL");
+    await new Promise((r) => h.child.once("exit", r));
+
+    h = await startHerald({ config: config() });
+    try {
+      const got = await new Promise((resolve, reject) => {
+        const s = io(h.url, { auth: { token: h.token("ivy", "app") }, forceNew: true, reconnection: false });
+        s.on("batch", (messages, ack) => {
+          ack();
+          resolve({ s, messages });
+        });
+        s.on("connect_error", reject);
+      });
+      assert.deepEqual(got.messages, [["kept", "across restarts", id]]);
+      got.s.close();
+      await sleep(100);
+      // Acked through the new process: gone for good.
+      const again = await new Promise((resolve, reject) => {
+        const s = io(h.url, { auth: { token: h.token("ivy", "app") }, forceNew: true, reconnection: false });
+        const events = [];
+        s.onAny((e) => events.push(e));
+        s.on("connect", () => resolve({ s, events }));
+        s.on("connect_error", reject);
+      });
+      await sleep(300);
+      assert.deepEqual(again.events, []);
+      again.s.close();
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it("a message sent while Redis is down gets 503 and nothing is delivered", async () => {
+    const deadPort = await (await import("./support.mjs")).freePort();
+    const h = await startHerald({
+      config: `[redis]\nurl = "redis://127.0.0.1:${deadPort}/"\n` + site("app", "/", "enabled = true"),
+    });
+    try {
+      const res = await fetch(`${h.url}/send?site=app`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-API-Key": KEY },
+        body: JSON.stringify({ rooms: ["user:joe"], event: "e", reliable: true }),
+      });
+      assert.equal(res.status, 503);
+      assert.equal((await res.json()).error.code, "store_unavailable");
+    } finally {
+      await h.stop();
+    }
+  });
+});

@@ -132,7 +132,7 @@ async fn route(
         "/send" => {
             let mut msg = parse_message(&body, form)?;
             msg.resync |= resync_query;
-            let id = deliver(site, msg)?;
+            let id = deliver(site, msg).await?;
             metrics.message_sent(&site.name);
             Ok(json(StatusCode::ACCEPTED, &serde_json::json!({ "id": id })))
         }
@@ -202,13 +202,11 @@ async fn route(
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let ids = msgs
-                .into_iter()
-                .map(|m| {
-                    metrics.message_sent(&site.name);
-                    deliver(site, m)
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut ids = Vec::with_capacity(msgs.len());
+            for m in msgs {
+                metrics.message_sent(&site.name);
+                ids.push(deliver(site, m).await?);
+            }
             Ok(json(
                 StatusCode::ACCEPTED,
                 &serde_json::json!({ "ids": ids }),
@@ -474,7 +472,7 @@ fn form_bool(field: &str, v: &str) -> Result<bool, ApiError> {
     }
 }
 
-fn deliver(site: &Site, msg: Message) -> Result<String, ApiError> {
+async fn deliver(site: &Site, msg: Message) -> Result<String, ApiError> {
     let reliable = match &site.reliable {
         Some(r) if msg.reliable || (r.always() && !msg.rooms.is_empty()) => Some(r),
         None if msg.reliable => {
@@ -522,7 +520,17 @@ fn deliver(site: &Site, msg: Message) -> Result<String, ApiError> {
         .iter()
         .filter_map(|r| reliable.user_of(r))
         .collect();
-    let id = reliable.send(&site.namespace, &users, &msg.event, &args, msg.resync);
+    let id = reliable
+        .send(&site.namespace, &users, &msg.event, &args, msg.resync)
+        .await
+        .map_err(|e| {
+            tracing::warn!(site = %site.name, "{e}");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "the reliable store (Redis) is unavailable; nothing was delivered, retry later",
+            )
+        })?;
     if !other_rooms.is_empty() {
         let others: Vec<String> = other_rooms.into_iter().cloned().collect();
         let skip: Vec<String> = user_rooms.into_iter().cloned().collect();

@@ -133,12 +133,49 @@ pub struct TlsSection {
     pub key: Option<PathBuf>,
 }
 
-/// `[redis]`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+/// `[redis]`: several herald nodes (and Node.js socket.io servers, and the emitters) in
+/// one cluster, over the classic `@socket.io/redis-adapter` protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisSection {
-    /// `redis://host:port/db`; unset: single node, in-memory adapter.
+    /// `redis://[user:password@]host:port/db`; unset: single node, in-memory adapter.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// The channel prefix, the Node adapter's and emitters' `key` (default `socket.io`).
+    pub channel_prefix: String,
+    /// Redis unreachable at start: `retry` (default: serve local clients, /readyz 503,
+    /// keep retrying) or `fail` (exit with an error after `startup_timeout`).
+    pub startup: RedisStartup,
+    /// How long `startup = "fail"` waits for Redis (default 10 s).
+    pub startup_timeout: Dur,
+    /// How long a cluster request (fetch sockets, acks) waits for the other nodes.
+    pub request_timeout: Dur,
+    /// Larger messages received on the cluster channels are dropped and counted.
+    pub max_message_size: usize,
+}
+
+impl Default for RedisSection {
+    fn default() -> Self {
+        RedisSection {
+            url: None,
+            channel_prefix: "socket.io".into(),
+            startup: RedisStartup::Retry,
+            startup_timeout: Dur(Duration::from_secs(10)),
+            request_timeout: Dur(Duration::from_secs(5)),
+            max_message_size: 10_000_000,
+        }
+    }
+}
+
+/// What to do when Redis is unreachable at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisStartup {
+    /// Start anyway and keep retrying (not ready until subscribed).
+    #[default]
+    Retry,
+    /// Exit with an error.
+    Fail,
 }
 
 /// `[ops]`.
@@ -431,6 +468,8 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("HERALD_PATH", "path"),
     ("HERALD_LOG_FORMAT", "log_format"),
     ("HERALD_REDIS_URL", "redis.url"),
+    ("HERALD_REDIS_CHANNEL_PREFIX", "redis.channel_prefix"),
+    ("HERALD_REDIS_STARTUP", "redis.startup"),
     ("HERALD_OPS_LISTEN", "ops.listen"),
     ("HERALD_TLS_CERT", "tls.cert"),
     ("HERALD_TLS_KEY", "tls.key"),
@@ -538,6 +577,11 @@ fn validate(c: &FileConfig) -> Result<(), ConfigError> {
     if c.engineio.transports.is_empty() {
         return Err(err(
             "engineio.transports is empty: offer at least one transport",
+        ));
+    }
+    if c.redis.channel_prefix.is_empty() {
+        return Err(err(
+            "redis.channel_prefix is empty: use the emitters' and Node adapters' key (default \"socket.io\")",
         ));
     }
     if c.tls.cert.is_some() != c.tls.key.is_some() {
@@ -682,6 +726,8 @@ listen = "127.0.0.1:4000"
 ping_interval = "10s"
 [redis]
 url = "redis://:hunter2hunter2@127.0.0.1:6379"
+channel_prefix = "custom"
+startup = "fail"
 [[sites]]
 name = "app"
 api_keys = ["0123456789abcdef0123"]
@@ -698,6 +744,9 @@ secret = "a-very-long-development-secret-0123456789"
         assert_eq!(c.engineio.ping_timeout, Dur(Duration::from_secs(20)));
         assert_eq!(c.sites[0].broadcast_room, "allusers");
         assert_eq!(c.sites[0].namespace, "/");
+        assert_eq!(c.redis.channel_prefix, "custom");
+        assert_eq!(c.redis.startup, RedisStartup::Fail);
+        assert_eq!(c.redis.request_timeout, Dur(Duration::from_secs(5)));
 
         let e = env(&[
             ("HERALD_LISTEN", "127.0.0.1:5000"),

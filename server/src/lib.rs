@@ -14,6 +14,7 @@ pub mod client_rooms;
 pub mod config;
 pub mod metrics;
 pub mod origin;
+pub mod redis;
 pub mod reliable;
 pub mod site;
 pub mod tls;
@@ -59,6 +60,8 @@ pub fn engine_config(c: &FileConfig) -> engineio::Config {
 
 struct App {
     engine: Engine<IoHandler>,
+    adapter: socketio::adapter::Adapter,
+    redis: Option<Arc<socketio::adapter::redis::RedisPubSub>>,
     sites: Sites,
     metrics: Arc<metrics::Metrics>,
     draining: std::sync::atomic::AtomicBool,
@@ -119,12 +122,18 @@ pub async fn run_with_ops(
     config: FileConfig,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let io = Io::new(socketio::server::Config {
-        connect_timeout: config.limits.connect_timeout.0,
-        // Reliable delivery relies on acks: a client flooding bogus ones is cut off.
-        max_stray_acks_per_minute: Some(STRAY_ACKS_PER_MINUTE),
-        ..socketio::server::Config::default()
-    });
+    let (adapter, redis) = redis::adapter(&config.redis)
+        .await
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let io = Io::with_adapter(
+        socketio::server::Config {
+            connect_timeout: config.limits.connect_timeout.0,
+            // Reliable delivery relies on acks: a client flooding bogus ones is cut off.
+            max_stray_acks_per_minute: Some(STRAY_ACKS_PER_MINUTE),
+            ..socketio::server::Config::default()
+        },
+        adapter.clone(),
+    );
     // Handshake-level Origin check: when every site restricts origins, a browser
     // Origin allowed by none of them gets 403 (polling and WebSocket).
     if config.sites.iter().all(|s| !s.allowed_origins.is_empty()) && !config.sites.is_empty() {
@@ -147,10 +156,12 @@ pub async fn run_with_ops(
         });
     }
     let metrics = Arc::new(metrics::Metrics::default());
-    let sites = Sites::install(&io, &config.sites, &metrics)
+    let sites = Sites::install(&io, &config.sites, &metrics, config.redis.url.as_deref())
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let app = Arc::new(App {
         engine: io.engine(engine_config(&config)),
+        adapter,
+        redis,
         sites,
         metrics,
         draining: std::sync::atomic::AtomicBool::new(false),
@@ -229,8 +240,9 @@ async fn serve_ops(app: Arc<App>, listener: TcpListener) {
                     let res = match req.uri().path() {
                         "/metrics" => {
                             app.metrics.set_live(app.live());
-                            let mut res =
-                                Response::new(Full::new(Bytes::from(app.metrics.render())));
+                            let mut body = app.metrics.render();
+                            redis::render_metrics(&mut body, &app.adapter, app.redis.as_ref());
+                            let mut res = Response::new(Full::new(Bytes::from(body)));
                             res.headers_mut().insert(
                                 hyper::header::CONTENT_TYPE,
                                 hyper::header::HeaderValue::from_static(
@@ -256,6 +268,8 @@ async fn serve_ops(app: Arc<App>, listener: TcpListener) {
 fn ready(app: &App) -> Response<Body> {
     if app.draining.load(std::sync::atomic::Ordering::Acquire) {
         text(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+    } else if !redis::ready(app.redis.as_ref()) {
+        text(StatusCode::SERVICE_UNAVAILABLE, "redis not connected\n")
     } else {
         text(StatusCode::OK, "ok\n")
     }

@@ -16,6 +16,9 @@ use crate::config::{AuthMode, ConfigError, SiteSection};
 use crate::metrics::Metrics;
 use crate::reliable::Reliable;
 
+/// Where the reliable store keeps its keys in Redis.
+pub const RELIABLE_KEY_PREFIX: &str = "herald:reliable";
+
 /// A running site.
 pub struct Site {
     /// Its name (`?site=`).
@@ -82,17 +85,23 @@ impl Sites {
         io: &Io,
         sections: &[SiteSection],
         metrics: &Arc<Metrics>,
+        redis_url: Option<&str>,
     ) -> Result<Sites, ConfigError> {
         let mut by_name = HashMap::new();
         for s in sections {
-            let site = install(io, s, metrics)?;
+            let site = install(io, s, metrics, redis_url)?;
             by_name.insert(s.name.clone(), Arc::new(site));
         }
         Ok(Sites { by_name })
     }
 }
 
-fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, ConfigError> {
+fn install(
+    io: &Io,
+    cfg: &SiteSection,
+    metrics: &Arc<Metrics>,
+    redis_url: Option<&str>,
+) -> Result<Site, ConfigError> {
     let ns = io.of(&cfg.namespace);
     let site_err = |e: String| ConfigError(format!("site {:?}: {e}", cfg.name));
     // The Origin check runs first, so a refused page never spends a one-time token or
@@ -222,10 +231,29 @@ fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, C
         });
     }
 
-    let reliable = cfg
-        .reliable
-        .enabled
-        .then(|| Reliable::new(&cfg.reliable, &cfg.user_room_prefix));
+    let reliable = match (cfg.reliable.enabled, redis_url) {
+        (false, _) => None,
+        (true, None) => Some(Reliable::in_memory(&cfg.reliable, &cfg.user_room_prefix)),
+        (true, Some(url)) => Some(
+            Reliable::in_redis(
+                &cfg.reliable,
+                &cfg.user_room_prefix,
+                url,
+                RELIABLE_KEY_PREFIX,
+                &cfg.name,
+            )
+            .map_err(|e| site_err(e.to_string()))?,
+        ),
+    };
+    if let Some(r) = &reliable {
+        let r = r.clone();
+        let node_ns = ns.clone();
+        ns.on_server_side(move |event, payload| {
+            if event == crate::reliable::NODE_EVENT {
+                r.on_node_event(&node_ns, &payload);
+            }
+        });
+    }
     let broadcast_room = cfg.broadcast_room.clone();
     let prefix = cfg.user_room_prefix.clone();
     let client_rooms = crate::client_rooms::ClientRooms::from_site(cfg);

@@ -12,6 +12,7 @@
 //! out-of-order ack of a `resync` message), U's sockets get a `resync` event with
 //! `{"reason": …}` and the client reloads its state from the backend.
 
+pub mod redis_store;
 pub mod store;
 
 use std::sync::{Arc, Mutex, Weak};
@@ -22,12 +23,24 @@ use socketio::server::{Namespace, Payload, Socket};
 use tracing::{debug, warn};
 
 use crate::config::ReliableSection;
+pub use redis_store::{RedisStore, StoreError};
 use store::{Acked, Limits, MemoryStore, MessageId, Stored};
+
+/// The server-side event that carries a reliable message to the other herald nodes,
+/// which deliver it to their own sockets of the user (the message is already stored).
+pub const NODE_EVENT: &str = "herald:reliable";
+
+/// Where the pending messages live.
+#[derive(Debug)]
+enum Backend {
+    Memory(Mutex<MemoryStore>),
+    Redis(RedisStore),
+}
 
 /// The reliable delivery of one site.
 #[derive(Debug)]
 pub struct Reliable {
-    store: Mutex<MemoryStore>,
+    backend: Backend,
     ack_timeout: Duration,
     always: bool,
     user_room_prefix: String,
@@ -39,17 +52,20 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis().try_into().unwrap_or(u64::MAX))
 }
 
+fn limits(cfg: &ReliableSection) -> Limits {
+    Limits {
+        ttl: (!cfg.client_ttl.0.is_zero()).then_some(cfg.client_ttl.0),
+        max_pending: cfg.max_pending,
+        max_pending_bytes: cfg.max_pending_bytes,
+    }
+}
+
 impl Reliable {
-    /// The reliable delivery of a site, from its `[sites.reliable]` section; sweeps
+    /// The reliable delivery of a site with an in-memory store (one node); sweeps
     /// expired messages every minute while it lives.
-    pub fn new(cfg: &ReliableSection, user_room_prefix: &str) -> Arc<Reliable> {
-        let ttl = (!cfg.client_ttl.0.is_zero()).then_some(cfg.client_ttl.0);
+    pub fn in_memory(cfg: &ReliableSection, user_room_prefix: &str) -> Arc<Reliable> {
         let r = Arc::new(Reliable {
-            store: Mutex::new(MemoryStore::new(Limits {
-                ttl,
-                max_pending: cfg.max_pending,
-                max_pending_bytes: cfg.max_pending_bytes,
-            })),
+            backend: Backend::Memory(Mutex::new(MemoryStore::new(limits(cfg)))),
             ack_timeout: cfg.ack_timeout.0,
             always: cfg.always,
             user_room_prefix: user_room_prefix.to_string(),
@@ -61,17 +77,32 @@ impl Reliable {
             loop {
                 tick.tick().await;
                 let Some(r) = weak.upgrade() else { return };
-                let n = r.lock().sweep(now_ms());
-                if n > 0 {
-                    debug!(expired = n, "reliable messages expired");
+                if let Backend::Memory(m) = &r.backend {
+                    let n = lock(m).sweep(now_ms());
+                    if n > 0 {
+                        debug!(expired = n, "reliable messages expired");
+                    }
                 }
             }
         });
         r
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryStore> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    /// The reliable delivery of site `site` with its store in Redis (shared by the
+    /// nodes, kept across restarts), keys under `key_prefix`.
+    pub fn in_redis(
+        cfg: &ReliableSection,
+        user_room_prefix: &str,
+        url: &str,
+        key_prefix: &str,
+        site: &str,
+    ) -> Result<Arc<Reliable>, StoreError> {
+        Ok(Arc::new(Reliable {
+            backend: Backend::Redis(RedisStore::new(url, key_prefix, site, limits(cfg))?),
+            ack_timeout: cfg.ack_timeout.0,
+            always: cfg.always,
+            user_room_prefix: user_room_prefix.to_string(),
+        }))
     }
 
     /// Whether every message to user rooms is reliable (`always`).
@@ -85,58 +116,140 @@ impl Reliable {
             .filter(|u| !u.is_empty())
     }
 
-    /// How many messages are pending, over all users.
-    pub fn pending_count(&self) -> usize {
-        self.lock().len()
+    fn user_room(&self, user: &str) -> String {
+        format!("{}{user}", self.user_room_prefix)
     }
 
-    /// Stores one message for each of `users` (one id for all) and delivers it to their
-    /// connected sockets on this node. Returns the id.
-    pub fn send(
+    async fn new_id(&self, now: u64) -> Result<MessageId, StoreError> {
+        match &self.backend {
+            Backend::Memory(m) => Ok(lock(m).new_id(now)),
+            Backend::Redis(r) => r.new_id(now).await,
+        }
+    }
+
+    async fn push(&self, user: &str, msg: &Stored, now: u64) -> Result<usize, StoreError> {
+        match &self.backend {
+            Backend::Memory(m) => Ok(lock(m)
+                .push_with_id(user, msg.id, &msg.event, &msg.args, msg.resync, now)
+                .dropped),
+            Backend::Redis(r) => {
+                r.push(user, msg.id, &msg.event, &msg.args, msg.resync, now)
+                    .await
+            }
+        }
+    }
+
+    async fn take_resync(&self, user: &str) -> Result<bool, StoreError> {
+        match &self.backend {
+            Backend::Memory(m) => Ok(lock(m).take_resync(user)),
+            Backend::Redis(r) => r.take_resync(user).await,
+        }
+    }
+
+    async fn pending(&self, user: &str, now: u64) -> Result<Vec<Stored>, StoreError> {
+        match &self.backend {
+            Backend::Memory(m) => Ok(lock(m).pending(user, now)),
+            Backend::Redis(r) => r.pending(user, now).await,
+        }
+    }
+
+    async fn ack(&self, user: &str, id: MessageId, now: u64) -> Result<Acked, StoreError> {
+        match &self.backend {
+            Backend::Memory(m) => Ok(lock(m).ack(user, id, now)),
+            Backend::Redis(r) => r.ack(user, id, now).await,
+        }
+    }
+
+    async fn ack_all(&self, user: &str, ids: &[MessageId]) -> Result<usize, StoreError> {
+        match &self.backend {
+            Backend::Memory(m) => Ok(lock(m).ack_all(user, ids)),
+            Backend::Redis(r) => r.ack_all(user, ids).await,
+        }
+    }
+
+    /// Stores one message for each of `users` (one id for all), delivers it to their
+    /// sockets on this node and tells the other nodes (a server-side event) to deliver
+    /// it to theirs. Returns the id; an error when the store cannot take it (nothing
+    /// was delivered then, so the publisher may retry).
+    pub async fn send(
         self: &Arc<Self>,
         ns: &Namespace,
         users: &[&str],
         event: &str,
         args: &RawArgs,
         resync: bool,
-    ) -> MessageId {
+    ) -> Result<MessageId, StoreError> {
         let now = now_ms();
-        let (id, overflowed) = {
-            let mut st = self.lock();
-            let id = st.new_id(now);
-            let overflowed: Vec<&str> = users
-                .iter()
-                .copied()
-                .filter(|u| {
-                    st.push_with_id(u, id, event, args.as_str(), resync, now)
-                        .dropped
-                        > 0
-                })
-                .collect();
-            (id, overflowed)
-        };
         let msg = Stored {
-            id,
+            id: self.new_id(now).await?,
             event: event.to_string(),
             args: args.as_str().to_string(),
             resync,
             expires_at: None,
         };
+        let mut overflowed = Vec::new();
         for user in users {
-            let room = format!("{}{user}", self.user_room_prefix);
-            for socket in ns.to(&room).fetch_sockets() {
-                self.deliver(&socket, user, &msg);
+            if self.push(user, &msg, now).await? > 0 {
+                overflowed.push(*user);
             }
+        }
+        self.deliver_local(ns, users, &msg);
+        if ns.is_clustered() {
+            ns.server_side_emit(
+                NODE_EVENT,
+                Payload::one(serde_json::json!({
+                    "users": users,
+                    "id": msg.id.to_string(),
+                    "event": msg.event,
+                    "args": msg.args,
+                    "resync": resync,
+                })),
+            );
         }
         for user in overflowed {
             // Connected sockets learn now; the flag stays for the next connection
-            // only when none is connected.
-            let room = format!("{}{user}", self.user_room_prefix);
-            if !ns.to(&room).fetch_sockets().is_empty() && self.lock().take_resync(user) {
+            // only when none is connected here.
+            let room = self.user_room(user);
+            if !ns.to(&room).fetch_sockets().is_empty() && self.take_resync(user).await? {
                 ns.to(&room).emit("resync", resync_reason("overflow"));
             }
         }
-        id
+        Ok(msg.id)
+    }
+
+    /// A [`NODE_EVENT`] from another node: delivers the (already stored) message to
+    /// this node's sockets of its users.
+    pub fn on_node_event(self: &Arc<Self>, ns: &Namespace, payload: &Payload) {
+        #[derive(serde::Deserialize)]
+        struct Remote {
+            users: Vec<String>,
+            id: String,
+            event: String,
+            args: String,
+            resync: bool,
+        }
+        let Ok((r,)) = payload.deserialize::<(Remote,)>() else {
+            warn!("a reliable message from another node is malformed; ignored");
+            return;
+        };
+        let Ok(id) = r.id.parse() else { return };
+        let users: Vec<&str> = r.users.iter().map(String::as_str).collect();
+        let msg = Stored {
+            id,
+            event: r.event,
+            args: r.args,
+            resync: r.resync,
+            expires_at: None,
+        };
+        self.deliver_local(ns, &users, &msg);
+    }
+
+    fn deliver_local(self: &Arc<Self>, ns: &Namespace, users: &[&str], msg: &Stored) {
+        for user in users {
+            for socket in ns.to(&self.user_room(user)).local().fetch_sockets() {
+                self.deliver(&socket, user, msg);
+            }
+        }
     }
 
     /// Sends one stored message to one socket and handles its ack.
@@ -154,14 +267,17 @@ impl Reliable {
             if ack.await.is_err() {
                 return; // timed out or disconnected: stays pending for the next connection
             }
-            let outcome = me.lock().ack(&user, id, now_ms());
-            if let Acked::Resync { cleared } = outcome {
-                debug!(
-                    cleared,
-                    "out-of-order ack of a resync message: queue cleared"
-                );
-                ns.to(&format!("{}{user}", me.user_room_prefix))
-                    .emit("resync", resync_reason("missed"));
+            match me.ack(&user, id, now_ms()).await {
+                Ok(Acked::Resync { cleared }) => {
+                    debug!(
+                        cleared,
+                        "out-of-order ack of a resync message: queue cleared"
+                    );
+                    ns.to(&me.user_room(&user))
+                        .emit("resync", resync_reason("missed"));
+                }
+                Ok(_) => {}
+                Err(e) => warn!("{e}; the message stays pending and will be delivered again"),
             }
         });
     }
@@ -169,10 +285,33 @@ impl Reliable {
     /// A socket of `user` connected: tells it to resync if messages were lost, then
     /// sends everything pending as one `batch`.
     pub fn on_connect(self: &Arc<Self>, socket: &Socket, user: &str) {
-        let (resync, pending) = {
-            let mut st = self.lock();
-            (st.take_resync(user), st.pending(user, now_ms()))
-        };
+        if let Backend::Memory(m) = &self.backend {
+            // In memory: at once, so the batch precedes anything sent after the connect.
+            let (resync, pending) = {
+                let mut st = lock(m);
+                (st.take_resync(user), st.pending(user, now_ms()))
+            };
+            self.replay(socket, user, resync, pending);
+            return;
+        }
+        let me = self.clone();
+        let socket = socket.clone();
+        let user = user.to_string();
+        tokio::spawn(async move {
+            let state = async {
+                Ok::<_, StoreError>((
+                    me.take_resync(&user).await?,
+                    me.pending(&user, now_ms()).await?,
+                ))
+            };
+            match state.await {
+                Ok((resync, pending)) => me.replay(&socket, &user, resync, pending),
+                Err(e) => warn!("{e}; pending messages will be sent on a later connection"),
+            }
+        });
+    }
+
+    fn replay(self: &Arc<Self>, socket: &Socket, user: &str, resync: bool, pending: Vec<Stored>) {
         if resync {
             socket.emit("resync", resync_reason("overflow"));
         }
@@ -188,11 +327,17 @@ impl Reliable {
         let me = self.clone();
         let user = user.to_string();
         tokio::spawn(async move {
-            if ack.await.is_ok() {
-                me.lock().ack_all(&user, &ids);
+            if ack.await.is_ok()
+                && let Err(e) = me.ack_all(&user, &ids).await
+            {
+                warn!("{e}; the batch stays pending and will be delivered again");
             }
         });
     }
+}
+
+fn lock(m: &Mutex<MemoryStore>) -> std::sync::MutexGuard<'_, MemoryStore> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn resync_reason(reason: &str) -> Payload {

@@ -228,6 +228,11 @@ impl Namespace {
         self.broadcast().emit(event, payload);
     }
 
+    /// Whether this namespace shares its operations with other nodes (a cluster adapter).
+    pub fn is_clustered(&self) -> bool {
+        self.inner.adapter.as_cluster().is_some()
+    }
+
     /// How many events clients sent to this namespace on this node (acks not counted).
     pub fn events_received(&self) -> u64 {
         self.inner.events_received.load(Ordering::Relaxed)
