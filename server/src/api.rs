@@ -27,6 +27,13 @@ pub const MAX_BATCH: usize = 1000;
 /// Event names a publisher may not use: the protocol's own and Herald's.
 const HERALD_RESERVED: &[&str] = &["batch", "resync", "auth_expired", "error"];
 
+/// The events of client room messaging: a publisher may not forge them.
+const CLIENT_ROOM_EVENTS: &[&str] = &[
+    crate::client_rooms::EVENT,
+    crate::client_rooms::CLIENTS,
+    crate::client_rooms::ERROR,
+];
+
 /// An API error.
 #[derive(Debug)]
 pub struct ApiError {
@@ -401,6 +408,15 @@ fn parse_message(body: &[u8], form: bool) -> Result<Message, ApiError> {
             "\"event\" (a non-empty string) is required",
         )
     })?;
+    if CLIENT_ROOM_EVENTS.contains(&event.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reserved_event",
+            format!(
+                "the event name {event:?} is reserved for client room messaging (clients relay to each other as EVENT, CLIENTS and ERROR answer them); use another event name"
+            ),
+        ));
+    }
     if is_reserved_event(&event) || HERALD_RESERVED.contains(&event.as_str()) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod client_rooms;
 pub mod config;
 pub mod metrics;
 pub mod origin;

@@ -254,6 +254,7 @@ fn install(
     }
     let broadcast_room = cfg.broadcast_room.clone();
     let prefix = cfg.user_room_prefix.clone();
+    let client_rooms = crate::client_rooms::ClientRooms::from_site(cfg);
     let on_connect_reliable = reliable.clone();
     let metrics = metrics.clone();
     let site = cfg.name.clone();
@@ -265,6 +266,7 @@ fn install(
             socket.on_disconnect(move |_s, reason| metrics.socket_closed(&site, reason.as_str()));
         }
         socket.join(&broadcast_room);
+        client_rooms.attach(socket);
         let data = socket.data();
         if let Some(user) = data.get("user").and_then(|u| u.as_str()) {
             socket.join(&format!("{prefix}{user}"));
