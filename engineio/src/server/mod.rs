@@ -503,8 +503,8 @@ impl<H: Handler> Engine<H> {
         let mut hs = Handshake {
             sid: self.new_sid().into(),
             transport,
-            uri: req.uri().clone(),
-            headers: req.headers().clone(),
+            uri: owned_uri(req.uri()),
+            headers: owned_headers(req.headers()),
             query,
             remote_addr: peer,
             secure: false,
@@ -724,4 +724,21 @@ fn is_transient_accept_error(e: &std::io::Error) -> bool {
         ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
     ) || e.raw_os_error() == Some(24) // EMFILE: wait for descriptors to free up
         || e.raw_os_error() == Some(23)
+}
+
+/// A copy of `headers` that owns its bytes. hyper's header values (and URI) are slices
+/// of the connection's 8 KiB read buffer: a session keeping them (in its handshake)
+/// would keep that whole buffer alive, 8 KiB per idle session.
+fn owned_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut copy = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let owned = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        copy.append(name.clone(), owned);
+    }
+    copy
+}
+
+/// A copy of `uri` that owns its bytes (see [`owned_headers`]).
+fn owned_uri(uri: &::http::Uri) -> ::http::Uri {
+    uri.to_string().parse().unwrap_or_else(|_| uri.clone())
 }
