@@ -17,8 +17,11 @@ apt_install() {
 
 command -v node >/dev/null || apt_install nodejs npm
 command -v npm >/dev/null || apt_install npm
-# The Redis suites (conformance/redis, socketio/tests/redis.rs) start their own redis-server.
+# A real Redis for the Redis adapter, emitter and reliable-store tests (each test starts
+# its own redis-server on a free port).
 command -v redis-server >/dev/null || apt_install redis-server
+# The real-browser test (conformance/herald/browser.test.mjs) drives Debian's Chromium.
+[ -x /usr/bin/chromium ] || apt_install chromium
 
 # Node packages of the conformance suites, exactly as locked.
 if [ ! -d conformance/node_modules ] || [ conformance/package-lock.json -nt conformance/node_modules/.package-lock.json ]; then

@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpSocket};
 
 use socketio::server::IoHandler;
 
-use crate::{eio, sio};
+use crate::{bench, eio, sio};
 
 /// The engines of a profile.
 pub(crate) struct Routes {
@@ -43,6 +43,14 @@ impl Routes {
             echo: None,
             eio_client: None,
             sio: Some(sio::sio_client()),
+        }
+    }
+
+    pub(crate) fn bench() -> Routes {
+        Routes {
+            echo: None,
+            eio_client: None,
+            sio: Some(bench::bench()),
         }
     }
 

@@ -2,9 +2,11 @@
 //! suites (and ours in `conformance/test/`) expect, profile by profile, as written in the
 //! fixture contract (`shared/docs/reference/FIXTURES.md`).
 //!
-//! `fixture --profile protocol|eio-client|sio-client --port N`
+//! `fixture --profile protocol|eio-client|sio-client|bench --port N` (`bench`: the
+//! handlers of the load benchmarks in `bench/`)
 #![forbid(unsafe_code)]
 
+mod bench;
 mod eio;
 mod jsdate;
 mod listen;
@@ -13,7 +15,9 @@ mod sio;
 use std::process::ExitCode;
 
 fn usage(msg: &str) -> ExitCode {
-    eprintln!("fixture: {msg}\nusage: fixture --profile protocol|eio-client|sio-client --port N");
+    eprintln!(
+        "fixture: {msg}\nusage: fixture --profile protocol|eio-client|sio-client|bench --port N"
+    );
     ExitCode::from(2)
 }
 
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
         "protocol" => listen::Routes::protocol(),
         "eio-client" => listen::Routes::eio_client(),
         "sio-client" => listen::Routes::sio_client(),
+        "bench" => listen::Routes::bench(),
         other => return usage(&format!("unknown profile {other:?}")),
     };
     tracing_subscriber::fmt()

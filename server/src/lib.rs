@@ -10,10 +10,12 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod client_rooms;
 pub mod config;
 pub mod metrics;
 pub mod origin;
 pub mod redis;
+pub mod reliable;
 pub mod site;
 pub mod tls;
 
@@ -66,6 +68,27 @@ struct App {
     draining: std::sync::atomic::AtomicBool,
 }
 
+impl App {
+    /// What the metrics read from the running server at scrape time.
+    fn live(&self) -> metrics::Live {
+        metrics::Live {
+            sessions: self.engine.transport_counts(),
+            sites: self
+                .sites
+                .iter()
+                .map(|s| {
+                    let sids = s.namespace.engine_sids();
+                    let counts = self.engine.count_transports(sids.iter().map(|s| &**s));
+                    (s.name.clone(), counts, s.namespace.events_received())
+                })
+                .collect(),
+        }
+    }
+}
+
+/// ACK packets for unknown ids a connection may send per minute before it is closed.
+const STRAY_ACKS_PER_MINUTE: u32 = 120;
+
 /// How long a shutdown waits for sessions to close before returning.
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -106,6 +129,8 @@ pub async fn run_with_ops(
     let io = Io::with_adapter(
         socketio::server::Config {
             connect_timeout: config.limits.connect_timeout.0,
+            // Reliable delivery relies on acks: a client flooding bogus ones is cut off.
+            max_stray_acks_per_minute: Some(STRAY_ACKS_PER_MINUTE),
             ..socketio::server::Config::default()
         },
         adapter.clone(),
@@ -132,7 +157,7 @@ pub async fn run_with_ops(
         });
     }
     let metrics = Arc::new(metrics::Metrics::default());
-    let sites = Sites::install(&io, &config.sites, &metrics)
+    let sites = Sites::install(&io, &config.sites, &metrics, config.redis.url.as_deref())
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let server_side = Arc::new(redis::ServerSideEvents::default());
     server_side.install(&sites);
@@ -147,7 +172,11 @@ pub async fn run_with_ops(
     });
     if let Some(ops) = ops {
         info!(addr = %ops.local_addr()?, "ops endpoints (/metrics, /healthz, /readyz) listening");
-        tokio::spawn(serve_ops(app.clone(), ops));
+        tokio::spawn(serve_ops(
+            app.clone(),
+            ops,
+            config.limits.header_read_timeout.0,
+        ));
     }
     info!(addr = %listener.local_addr()?, sites = config.sites.len(), "herald listening");
     let header_timeout = config.limits.header_read_timeout.0;
@@ -205,7 +234,9 @@ pub async fn run_with_ops(
     Ok(())
 }
 
-async fn serve_ops(app: Arc<App>, listener: TcpListener) {
+/// Serves /metrics, /healthz and /readyz; a connection that sends no complete request
+/// head within `header_timeout` is closed, as on the main listener.
+async fn serve_ops(app: Arc<App>, listener: TcpListener, header_timeout: std::time::Duration) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -218,7 +249,7 @@ async fn serve_ops(app: Arc<App>, listener: TcpListener) {
                 async move {
                     let res = match req.uri().path() {
                         "/metrics" => {
-                            app.metrics.set_sessions(app.engine.session_count());
+                            app.metrics.set_live(app.live());
                             let mut body = app.metrics.render();
                             redis::render_metrics(
                                 &mut body,
@@ -243,6 +274,8 @@ async fn serve_ops(app: Arc<App>, listener: TcpListener) {
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
                 .await;
         });

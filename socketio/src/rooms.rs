@@ -13,6 +13,9 @@ pub type Room = Arc<str>;
 /// A socket id.
 pub type Sid = Arc<str>;
 
+/// Up to this many excepted sockets are compared one by one, more go in a set.
+const EXCEPT_LINEAR: usize = 8;
+
 /// Room membership of one namespace.
 #[derive(Debug, Default)]
 pub struct RoomIndex {
@@ -92,7 +95,26 @@ impl RoomIndex {
     /// Calls `f` once for each socket in any of `rooms` (all sockets when empty) and in
     /// none of `except`.
     pub fn for_each_target(&self, rooms: &[Room], except: &[Room], mut f: impl FnMut(&Sid)) {
-        let excluded = |sid: &str| !except.is_empty() && self.in_any(sid, except);
+        // The members of the excepted rooms, looked up once: usually one socket (the
+        // sender of `socket.to(room)`), compared by pointer or text without hashing;
+        // many, in a set. Per recipient, two hash lookups fewer.
+        let few: Vec<&Sid> = except
+            .iter()
+            .filter_map(|r| self.rooms.get(r))
+            .flatten()
+            .take(EXCEPT_LINEAR + 1)
+            .collect();
+        let many: Option<HashSet<&Sid>> = (few.len() > EXCEPT_LINEAR).then(|| {
+            except
+                .iter()
+                .filter_map(|r| self.rooms.get(r))
+                .flatten()
+                .collect()
+        });
+        let excluded = |sid: &Sid| match &many {
+            Some(set) => set.contains(sid),
+            None => few.iter().any(|x| Arc::ptr_eq(x, sid) || **x == *sid),
+        };
         if rooms.is_empty() {
             for sid in self.sockets.keys() {
                 if !excluded(sid) {
@@ -161,6 +183,29 @@ mod tests {
         );
         // own id room
         assert_eq!(sorted(idx.targets(&[r("c")], &[])), ["c"]);
+    }
+
+    #[test]
+    fn except_by_few_or_many_members() {
+        let mut idx = RoomIndex::default();
+        let sids: Vec<Sid> = (0..40).map(|i| r(&format!("s{i:02}"))).collect();
+        for (i, sid) in sids.iter().enumerate() {
+            idx.add_socket(sid);
+            idx.join(sid, r("all"));
+            if i < 20 {
+                idx.join(sid, r("low"));
+            }
+        }
+        // One excepted socket, named by a different Arc than the index's own.
+        let t = idx.targets(&[r("all")], &[r("s07")]);
+        assert_eq!(t.len(), 39);
+        assert!(!t.iter().any(|s| &**s == "s07"));
+        // Past the linear threshold: a set of 20 excepted, plus one more room.
+        let t = sorted(idx.targets(&[r("all")], &[r("low"), r("s39")]));
+        let want: Vec<String> = (20..39).map(|i| format!("s{i:02}")).collect();
+        assert_eq!(t, want);
+        // Excepting a room nobody is in excepts nobody.
+        assert_eq!(idx.targets(&[r("all")], &[r("nobody")]).len(), 40);
     }
 
     #[test]

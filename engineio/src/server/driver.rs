@@ -13,7 +13,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::HeaderMap;
 use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tracing::{Instrument, debug};
 
 use super::ws::{WsConn, WsEvent};
@@ -76,7 +75,8 @@ pub(crate) struct Driver<C> {
     pub(crate) active_ws: Option<WsConn>,
     pub(crate) held_get: Option<oneshot::Sender<PollAnswer>>,
     post: Option<Box<PostRequest>>,
-    probe: Option<WsConn>,
+    /// Boxed: it only exists during an upgrade, and inline it would cost every session.
+    probe: Option<Box<WsConn>>,
 }
 
 fn now() -> std::time::Instant {
@@ -107,7 +107,15 @@ impl<C: Connection> Driver<C> {
 
     pub(crate) fn spawn(self) {
         let span = tracing::debug_span!("eio_session", sid = %self.sid);
-        tokio::spawn(self.run().instrument(span));
+        let fut = self.run().instrument(span);
+        // Every byte of this future is paid by every live session (it was 11 KB when the
+        // wind-down was laid out inline); the tests, which spawn sessions, keep it small.
+        debug_assert!(
+            std::mem::size_of_val(&fut) <= 4096,
+            "session task future is {} bytes",
+            std::mem::size_of_val(&fut)
+        );
+        tokio::spawn(fut);
     }
 
     async fn run(mut self) {
@@ -157,7 +165,9 @@ impl<C: Connection> Driver<C> {
                 _ = &mut sleep => self.session.handle_timeout(now()),
             }
         }
-        self.finish().await;
+        // Boxed: the wind-down (flushing and closing WebSockets, with its read buffer)
+        // would otherwise be laid out inside every live session's task (11 KB of it).
+        Box::pin(self.finish()).await;
     }
 
     fn command(&mut self, cmd: Command) {
@@ -185,7 +195,7 @@ impl<C: Connection> Driver<C> {
             },
             Command::Ws(ws) => {
                 if self.session.handle_probe_open(now()) {
-                    self.probe = Some(*ws);
+                    self.probe = Some(ws);
                 } else {
                     debug!("second websocket for the session refused");
                     tokio::spawn(ws.shutdown(None, WS_LINGER));
@@ -205,9 +215,9 @@ impl<C: Connection> Driver<C> {
         match ev {
             WsEvent::Packet(p) => self.session.handle_ws_packet(now(), p),
             WsEvent::ParseError => self.session.handle_parse_error(now()),
-            WsEvent::TooLarge => {
+            WsEvent::Fail(code) => {
                 if let Some(ws) = self.active_ws.take() {
-                    tokio::spawn(ws.shutdown(Some(CloseCode::Size), WS_LINGER));
+                    tokio::spawn(ws.shutdown(Some(code), WS_LINGER));
                 }
                 self.session.handle_ws_closed(now(), true);
             }
@@ -221,8 +231,11 @@ impl<C: Connection> Driver<C> {
     fn probe_event(&mut self, ev: WsEvent) {
         match ev {
             WsEvent::Packet(p) => self.session.handle_probe_packet(now(), p),
-            WsEvent::ParseError | WsEvent::TooLarge => {
-                let code = matches!(ev, WsEvent::TooLarge).then_some(CloseCode::Size);
+            WsEvent::ParseError | WsEvent::Fail(_) => {
+                let code = match ev {
+                    WsEvent::Fail(code) => Some(code),
+                    _ => None,
+                };
                 if let Some(ws) = self.probe.take() {
                     tokio::spawn(ws.shutdown(code, WS_LINGER));
                 }
@@ -285,7 +298,7 @@ impl<C: Connection> Driver<C> {
                     if let Some(old) = self.active_ws.take() {
                         tokio::spawn(old.shutdown(None, WS_LINGER));
                     }
-                    self.active_ws = self.probe.take();
+                    self.active_ws = self.probe.take().map(|ws| *ws);
                 }
                 Transmit::CloseProbe => {
                     if let Some(ws) = self.probe.take() {
@@ -305,7 +318,10 @@ impl<C: Connection> Driver<C> {
         while let Some(ev) = self.session.poll_event() {
             match ev {
                 Event::Message(msg) => self.conn.on_message(msg, &MessageContext { headers }),
-                Event::Upgraded => self.conn.on_upgrade(),
+                Event::Upgraded => {
+                    self.registry.mark_websocket(&self.sid);
+                    self.conn.on_upgrade();
+                }
                 Event::Closed(reason) => {
                     debug!(reason = reason.as_str(), "session closed");
                     self.conn.on_close(reason);

@@ -93,18 +93,42 @@ impl Namespace {
         self
     }
 
+    /// Sets the handler of one server-side event name: events of that name go to it
+    /// instead of the [`Namespace::on_server_side`] handler (so a library's own
+    /// node-to-node events and an application's handler coexist).
+    pub fn on_server_side_event(
+        &self,
+        event: &str,
+        handler: impl Fn(&str, Payload, Option<ServerSideAck>) + Send + Sync + 'static,
+    ) -> &Self {
+        self.inner
+            .server_side_named
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(event.to_string(), Arc::new(handler));
+        self
+    }
+
     pub(crate) fn run_server_side(
         &self,
         event: &str,
         payload: Payload,
         ack: Option<ServerSideAck>,
     ) {
-        let handler = self
+        let named = self
             .inner
-            .server_side
+            .server_side_named
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .clone();
+            .get(event)
+            .cloned();
+        let handler = named.or_else(|| {
+            self.inner
+                .server_side
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        });
         if let Some(h) = handler {
             h(event, payload, ack);
         }
