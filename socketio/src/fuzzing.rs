@@ -128,3 +128,195 @@ pub fn redis_decode(data: &[u8]) {
         }
     }
 }
+
+/// Operation sequences on the Socket.IO state of one connection ([`Client`]), driven the
+/// way the Engine.IO session drives it, over a detached transport. `data` is read two
+/// bytes at a time: `op % 8` picks the operation, `arg` its variant:
+///
+/// - 0: a text packet from a fixed list (CONNECT to `/`, `/custom`, a dynamic `/dyn-N`,
+///   an unknown namespace, a recovery CONNECT; DISCONNECT; EVENTs that echo, ack, join,
+///   leave, disconnect, close; ACKs for ids near the server's own; binary headers);
+/// - 1: a text packet of the next `arg % 32` input bytes (lossy UTF-8);
+/// - 2: a binary message of `arg % 16` bytes;
+/// - 3: a server broadcast to everyone, or to room `r` (with binary when `arg` is odd);
+/// - 4: a server emit with an ack request to every socket of `/`;
+/// - 5: the Engine.IO session closes (for reason `arg`): nothing may follow (the input's
+///   end closes it too, with `TransportClose`);
+/// - 6, 7: the frames sent so far are checked.
+///
+/// Checks: every text frame the server sends is a valid Socket.IO packet, a binary packet
+/// is followed by exactly its attachments and nothing else comes between them, once the
+/// session closed no namespace keeps a socket of it, and (under the fuzzer's
+/// LeakSanitizer) nothing of it is leaked.
+pub fn client_ops(data: &[u8]) {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, SystemTime};
+
+    use engineio::server::{Handshake, MessageContext, Query};
+    use engineio::{CloseReason, Connection, Frame, Message, TransportKind};
+
+    use crate::server::{Client, Config, Io, Payload, RecoveryConfig};
+
+    let io = Io::new(Config {
+        recovery: Some(RecoveryConfig::default()),
+        ..Config::default()
+    });
+    io.of("/").on_connection(|s| {
+        s.on("echo", |s, args, ack| match ack {
+            Some(ack) => {
+                ack.send(args);
+            }
+            None => {
+                s.emit("echo", args);
+            }
+        });
+        s.on("join", |s, _, _| s.join("r"));
+        s.on("leave", |s, _, _| s.leave("r"));
+        s.on("bye", |s, _, _| s.disconnect());
+        s.on("kill", |s, _, _| s.close_connection());
+    });
+    io.of("/custom");
+    io.dynamic(|name| name.starts_with("/dyn-"), |_| {});
+
+    let (conn, mut rx) = engineio::Socket::detached("fuzz-session");
+    let handshake = Handshake {
+        sid: Arc::from("fuzz-session"),
+        transport: TransportKind::WebSocket,
+        uri: engineio::server::Uri::from_static("/socket.io/"),
+        headers: Default::default(),
+        query: Query::default(),
+        remote_addr: None,
+        secure: false,
+        issued: SystemTime::now(),
+    };
+    let mut client = Client::new(
+        io.inner.clone(),
+        conn,
+        handshake,
+        Arc::new(AtomicBool::new(false)),
+    );
+    let ctx = MessageContext::detached();
+
+    const PH0: &str = r#"{"_placeholder":true,"num":0}"#;
+    let packets: Vec<String> = vec![
+        "0".into(),
+        "0/custom,".into(),
+        "0/dyn-1,".into(),
+        "0/nope,".into(),
+        r#"0{"pid":"p","offset":"o"}"#.into(),
+        "1".into(),
+        "1/custom,".into(),
+        r#"2["echo",1,"two"]"#.into(),
+        r#"27["echo",{"a":[true]}]"#.into(),
+        r#"2/custom,["echo"]"#.into(),
+        r#"2["join"]"#.into(),
+        r#"2["leave"]"#.into(),
+        r#"2["bye"]"#.into(),
+        r#"2["kill"]"#.into(),
+        "30[1]".into(),
+        "31[]".into(),
+        format!(r#"51-["echo",{PH0}]"#),
+        format!(r#"51-9["echo",{PH0}]"#),
+        format!(r#"61-0[{PH0}]"#),
+        format!(r#"52-["echo",{PH0},{{"_placeholder":true,"num":1}}]"#),
+        "2/dyn-1,[\"echo\"]".into(),
+        "4{}".into(),
+    ];
+
+    // Frames sent so far, checked in order; `awaiting` attachments of the last header.
+    let mut awaiting = 0usize;
+    let check = |frames: Vec<Frame>, awaiting: &mut usize| {
+        for f in frames {
+            match f {
+                Frame::Text(t) => {
+                    assert_eq!(
+                        *awaiting, 0,
+                        "a text frame between a header and its attachments"
+                    );
+                    assert_eq!(t.first(), Some(&b'4'), "an Engine.IO message: {t:?}");
+                    let packet = match codec::decode(t.slice(1..)) {
+                        Ok(p) => p,
+                        Err(e) => panic!("the server sent {t:?}, not a Socket.IO packet: {e}"),
+                    };
+                    *awaiting = packet.attachments();
+                }
+                Frame::Binary(_) => {
+                    assert!(*awaiting > 0, "a binary frame no header announced");
+                    *awaiting -= 1;
+                }
+            }
+        }
+    };
+
+    let mut closed = false;
+    for pair in data.chunks(2) {
+        let (op, arg) = (pair[0], pair.get(1).copied().unwrap_or(0));
+        match op % 8 {
+            0 => {
+                let text = &packets[usize::from(arg) % packets.len()];
+                client.on_message(Message::Text(Bytes::from(text.clone())), &ctx);
+            }
+            1 => {
+                let n = usize::from(arg % 32).min(data.len());
+                let text = String::from_utf8_lossy(&data[..n]).into_owned();
+                client.on_message(Message::Text(Bytes::from(text)), &ctx);
+            }
+            2 => {
+                let bytes = vec![arg; usize::from(arg % 16)];
+                client.on_message(Message::Binary(Bytes::from(bytes)), &ctx);
+            }
+            3 => {
+                let payload = if arg % 2 == 1 {
+                    Payload::from_values(vec![
+                        Value::from(u64::from(arg)),
+                        Value::from(Bytes::from_static(b"bin")),
+                    ])
+                } else {
+                    Payload::one(u64::from(arg))
+                };
+                match arg % 4 {
+                    0 | 1 => io.of("/").emit("news", payload),
+                    _ => {
+                        io.of("/").to("r").emit("room-news", payload);
+                    }
+                }
+            }
+            4 => {
+                for s in io.of("/").broadcast().fetch_sockets() {
+                    drop(s.emit_with_ack("ask", Payload::empty(), Duration::from_secs(1)));
+                }
+            }
+            5 => {
+                let reasons = [
+                    CloseReason::TransportClose,
+                    CloseReason::TransportError,
+                    CloseReason::PingTimeout,
+                    CloseReason::ParseError,
+                    CloseReason::ForcedClose,
+                    CloseReason::ServerShutdown,
+                    CloseReason::BufferFull,
+                ];
+                client.on_close(reasons[usize::from(arg) % reasons.len()]);
+                closed = true;
+                break;
+            }
+            _ => check(rx.drain(), &mut awaiting),
+        }
+    }
+    // The session always ends with `on_close`, as the engine guarantees.
+    if !closed {
+        client.on_close(CloseReason::TransportClose);
+    }
+    check(rx.drain(), &mut awaiting);
+    assert_eq!(awaiting, 0, "a binary packet without all its attachments");
+    for name in ["/", "/custom", "/dyn-1"] {
+        if let Some(ns) = io.namespace(name) {
+            assert_eq!(
+                ns.socket_count(),
+                0,
+                "{name} keeps a socket of a closed session"
+            );
+        }
+    }
+}

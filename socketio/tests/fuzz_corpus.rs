@@ -9,6 +9,7 @@ const TARGETS: &[(&str, Harness)] = &[
     ("sio_roundtrip", socketio::fuzzing::roundtrip),
     ("sio_reassembly", socketio::fuzzing::reassembly),
     ("sio_redis_decode", socketio::fuzzing::redis_decode),
+    ("sio_client_ops", socketio::fuzzing::client_ops),
 ];
 
 #[test]

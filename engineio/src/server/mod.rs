@@ -65,6 +65,15 @@ pub struct MessageContext<'a> {
     headers: Option<&'a HeaderMap>,
 }
 
+impl MessageContext<'static> {
+    /// A context without POST headers, as for a WebSocket message: for harnesses and
+    /// tests that drive a [`Connection`] directly (not a stable API).
+    #[doc(hidden)]
+    pub fn detached() -> Self {
+        MessageContext { headers: None }
+    }
+}
+
 impl MessageContext<'_> {
     /// The headers of the polling POST that carried this message (`None` over WebSocket).
     pub fn post_headers(&self) -> Option<&HeaderMap> {

@@ -126,7 +126,7 @@ impl IoInner {
 /// The Socket.IO server. Cheap to clone.
 #[derive(Clone)]
 pub struct Io {
-    inner: Arc<IoInner>,
+    pub(crate) inner: Arc<IoInner>,
 }
 
 impl std::fmt::Debug for Io {
