@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the node conformance suite (conformance/test/*.test.mjs).
+# Runs the node conformance suite (conformance/test/*.test.mjs, herald/*.test.mjs and the
+# hostile-input suite hostile/*.test.mjs).
 #
 #   conformance/run.sh              against the Rust fixture, target/release/fixture
 #                                   (or whatever $FIXTURE_CMD says)
@@ -24,7 +25,7 @@ for arg in "$@"; do
   case "$arg" in
     --reference) reference=1 ;;
     --with-python) with_python=1 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run.sh: unknown option $arg" >&2; exit 2 ;;
     *) files+=("$arg") ;;
   esac
@@ -55,9 +56,13 @@ fi
 
 if [ "${#files[@]}" -eq 0 ]; then
   files=(test/*.test.mjs)
-  # The herald service tests drive the real binary: no reference counterpart.
   if [ "$reference" = 0 ]; then
-    files+=(herald/*.test.mjs)
+    # The herald tests drive the real binary: no reference counterpart. The Redis
+    # suites start their own redis-server (scripts/setup.sh installs it).
+    files+=(herald/*.test.mjs redis/*.test.mjs hostile/*.test.mjs)
+  else
+    # The hostile wire tests run against the reference too (proving them right).
+    files+=(hostile/wire-*.test.mjs)
   fi
 fi
 

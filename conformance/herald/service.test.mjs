@@ -5,78 +5,14 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import net from "node:net";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
+import { HERALD, freePort, waitForPort, sleep, startHerald } from "./support.mjs";
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const HERALD = process.env.HERALD_BIN ?? path.join(repo, "target/release/herald");
 const KEY = "test-api-key-0123456789abcdef";
 const SECRET = "a-test-secret-that-is-long-enough-0123456789";
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port, child) {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`herald exited early (${child.exitCode})`);
-    const ok = await new Promise((resolve) => {
-      const c = net.connect(port, "127.0.0.1");
-      c.on("connect", () => { c.destroy(); resolve(true); });
-      c.on("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error("herald did not start listening");
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** The environment without HERALD_* variables (so a developer's settings don't leak in). */
-const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("HERALD_")));
-
-/**
- * Starts herald on a free port: with `config` (the TOML after `listen`/`[ops]`, which are
- * added) or, when it is null, with `args` alone. Returns { child, port, output(), stop() }.
- */
-async function startHerald({ config = null, args = [] } = {}) {
-  const port = await freePort();
-  let argv = [...args, "--listen", `127.0.0.1:${port}`];
-  if (config !== null) {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "herald-test-"));
-    const file = path.join(dir, "herald.toml");
-    writeFileSync(file, `listen = "127.0.0.1:${port}"\n[ops]\nlisten = "127.0.0.1:0"\n${config}`);
-    argv = [...args, "--config", file];
-  }
-  const child = spawn(HERALD, argv, { stdio: ["ignore", "pipe", "pipe"], env: cleanEnv() });
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (out += d));
-  await waitForPort(port, child);
-  return {
-    child,
-    port,
-    output: () => out,
-    async stop() {
-      if (child.exitCode === null) {
-        child.kill("SIGTERM");
-        await new Promise((r) => child.once("exit", r));
-      }
-    },
-  };
-}
 
 /** Waits until the dev-mode banner (token and curl) is printed. */
 async function banner(h) {
@@ -275,6 +211,41 @@ secret = "another-secret-that-is-long-enough-0123456789"
     assert.equal((await fetch(`http://127.0.0.1:${opsPort}/readyz`)).status, 200);
   });
 
+  it("counts sockets by site and transport, and the events clients send", async () => {
+    const scrape = async () => {
+      const m = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+      return (re) => Number((m.match(re) ?? [])[1] ?? NaN);
+    };
+    const before = await scrape();
+    const received0 = before(/herald_messages_received_total\{site="app"\} (\d+)/);
+    const ws = await connect({ auth: { token: token("ws-user") }, transports: ["websocket"] });
+    const polling = await connect({ auth: { token: token("polling-user") }, transports: ["polling"] });
+    const upgraded = await connect({ auth: { token: token("upgrading-user") } });
+    await until(() => upgraded.s.io.engine.transport.name === "websocket");
+    ws.s.emit("hello", 1);
+    ws.s.emit("hello", 2);
+    polling.s.emit("hello", 3);
+    let m;
+    const deadline = Date.now() + 3000;
+    do {
+      await sleep(20);
+      m = await scrape();
+    } while (Date.now() < deadline && m(/herald_messages_received_total\{site="app"\} (\d+)/) < received0 + 3);
+    assert.equal(m(/herald_messages_received_total\{site="app"\} (\d+)/), received0 + 3);
+    assert.equal(
+      m(/herald_site_connections\{site="app",transport="websocket"\} (\d+)/) -
+        before(/herald_site_connections\{site="app",transport="websocket"\} (\d+)/),
+      2,
+    );
+    assert.equal(
+      m(/herald_site_connections\{site="app",transport="polling"\} (\d+)/) -
+        before(/herald_site_connections\{site="app",transport="polling"\} (\d+)/),
+      1,
+    );
+    assert.ok(m(/herald_sessions_by_transport\{transport="websocket"\} (\d+)/) >= 2);
+    for (const c of [ws, polling, upgraded]) c.s.close();
+  });
+
   it("check-config redacts secrets", () => {
     const out = execFileSync(HERALD, ["--config", configPath, "check-config"], { stdio: ["ignore", "pipe", "pipe"] }).toString();
     assert.ok(!out.includes(KEY) && !out.includes(SECRET), out);
@@ -346,6 +317,81 @@ describe("herald auth mode token", () => {
       s.close();
     } finally {
       await h.stop();
+    }
+  });
+});
+
+describe("herald auth mode url", () => {
+  it("asks the site's endpoint who a token is, joins the rooms it lists, and reports its failures", async () => {
+    const key = "url-site-key-0123456789abcdef";
+    const seen = [];
+    let slow = false;
+    // The site's auth endpoint: "Token good-<user>" is that user, in room "team-<user>".
+    const authServer = http.createServer((req, res) => {
+      seen.push({ url: req.url, authorization: req.headers.authorization });
+      const m = /^Token good-(\w+)$/.exec(req.headers.authorization ?? "");
+      if (req.headers.authorization === "Token redirect") {
+        res.writeHead(302, { location: "http://127.0.0.1:1/" }).end();
+      } else if (req.headers.authorization === "Token slow") {
+        slow = true; // never answered: herald's timeout must fire
+      } else if (m) {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ user: m[1], rooms: [`team-${m[1]}`] }));
+      } else {
+        res.writeHead(401).end();
+      }
+    });
+    await new Promise((r) => authServer.listen(0, "127.0.0.1", r));
+    const authUrl = `http://127.0.0.1:${authServer.address().port}/check?app=chat`;
+    const h = await startHerald({
+      ops: await freePort(),
+      config: `[[sites]]\nname = "chat"\napi_keys = ["${key}"]\n[sites.auth]\nmode = "url"\nurl = "${authUrl}"\nscheme = "Token"\ntimeout = "500ms"\n`,
+    });
+    const base = `http://127.0.0.1:${h.port}`;
+    const connectWith = (token) =>
+      new Promise((resolve, reject) => {
+        const s = io(base, { auth: { token }, reconnection: false, forceNew: true });
+        s.on("connect", () => resolve(s));
+        s.on("connect_error", (e) => { s.close(); reject(e); });
+      });
+    const send = (body) =>
+      fetch(`${base}/send?site=chat`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-API-Key": key },
+        body: JSON.stringify(body),
+      });
+    try {
+      const ann = await connectWith("good-ann");
+      const bob = await connectWith("good-bob");
+      assert.deepEqual(seen[0], { url: "/check?app=chat", authorization: "Token good-ann" });
+      const annGot = [], bobGot = [];
+      ann.onAny((e, ...a) => annGot.push([e, ...a]));
+      bob.onAny((e, ...a) => bobGot.push([e, ...a]));
+      const toTeam = new Promise((r) => ann.once("team", r));
+      assert.equal((await send({ rooms: ["team-ann"], event: "team", args: ["for ann's team"] })).status, 202);
+      const toUser = new Promise((r) => bob.once("direct", r));
+      assert.equal((await send({ rooms: ["bob"], event: "direct", args: ["for bob"] })).status, 202);
+      assert.equal(await toTeam, "for ann's team");
+      assert.equal(await toUser, "for bob");
+      await sleep(100);
+      assert.deepEqual(annGot, [["team", "for ann's team"]]);
+      assert.deepEqual(bobGot, [["direct", "for bob"]]);
+
+      await assert.rejects(connectWith("bad"), /^Error: token rejected$/);
+      await assert.rejects(connectWith("redirect"), /^Error: auth service unavailable$/);
+      await assert.rejects(connectWith("slow"), /^Error: auth service timeout$/);
+      assert.ok(slow);
+      const metrics = await (await fetch(`http://127.0.0.1:${h.opsPort}/metrics`)).text();
+      assert.match(metrics, /herald_auth_failures_total\{site="chat",reason="url_rejected"\} 1/);
+      assert.match(metrics, /herald_auth_failures_total\{site="chat",reason="url_timeout"\} 1/);
+      assert.match(h.output(), /redirects are not followed/);
+      assert.doesNotMatch(h.output(), /good-ann/, "tokens never reach the log");
+      ann.close();
+      bob.close();
+    } finally {
+      await h.stop();
+      authServer.closeAllConnections();
+      authServer.close();
     }
   });
 });

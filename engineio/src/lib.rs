@@ -32,7 +32,9 @@ pub use error::{DecodeError, RequestError};
 pub use packet::{Frame, Packet, PacketType};
 pub use proto::{CloseReason, Message, TransportKind};
 #[cfg(feature = "server")]
-pub use server::{Connection, Engine, Handler, Handshake, MessageContext, Socket, Verdict};
+pub use server::{
+    Connection, Engine, Handler, Handshake, MessageContext, Socket, TransportCounts, Verdict,
+};
 
 #[doc(hidden)]
 pub mod fuzzing {

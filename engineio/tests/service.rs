@@ -382,6 +382,30 @@ async fn oversized_websocket_message_closes_with_1009() {
     assert_eq!(server.closed(&sid).await, CloseReason::TransportError);
 }
 
+/// RFC 6455 §8.1: a text message that is not UTF-8 fails the WebSocket with 1007, as the
+/// reference server (ws) does; it used to be dropped without a close frame.
+#[tokio::test]
+async fn invalid_utf8_text_frame_closes_with_1007() {
+    let mut server = start(Config::default()).await;
+    let (mut ws, sid) = server.ws_session().await;
+    ws.send_text_bytes(&[b'4', 0xff, 0xfe]).await;
+    assert_eq!(ws.close_code().await, Some(u16::from(CloseCode::Invalid)));
+    assert_eq!(server.closed(&sid).await, CloseReason::TransportError);
+}
+
+/// RFC 6455 §7.4.1: a frame that breaks the framing rules (here RSV1 set with no
+/// extension) fails the WebSocket with 1002, as the reference server (ws) does; the
+/// socket used to be dropped without a close frame.
+#[tokio::test]
+async fn protocol_error_closes_with_1002() {
+    let mut server = start(Config::default()).await;
+    let (mut ws, sid) = server.ws_session().await;
+    // FIN + RSV1 + text, masked, 1 byte "4"
+    ws.send_raw(&[0xc1, 0x81, 1, 2, 3, 4, b'4' ^ 1]).await;
+    assert_eq!(ws.close_code().await, Some(u16::from(CloseCode::Protocol)));
+    assert_eq!(server.closed(&sid).await, CloseReason::TransportError);
+}
+
 // ----- regressions (found by fuzzing) ----------------------------------------------------
 
 /// A second GET that reaches the session while a GET is held and the ping is due: the

@@ -27,6 +27,13 @@ pub const MAX_BATCH: usize = 1000;
 /// Event names a publisher may not use: the protocol's own and Herald's.
 const HERALD_RESERVED: &[&str] = &["batch", "resync", "auth_expired", "error"];
 
+/// The events of client room messaging: a publisher may not forge them.
+const CLIENT_ROOM_EVENTS: &[&str] = &[
+    crate::client_rooms::EVENT,
+    crate::client_rooms::CLIENTS,
+    crate::client_rooms::ERROR,
+];
+
 /// An API error.
 #[derive(Debug)]
 pub struct ApiError {
@@ -119,12 +126,13 @@ async fn route(
     let path = req.uri().path().to_string();
     let form = content_kind(&req)?;
     let body = read_body(req).await?;
-    let resync_query = query.get("resync") == Some("true");
-    let _ = resync_query; // reliable delivery: accepted, not used yet
+    // `resync=true` in the query, as the service herald replaces took it.
+    let resync_query = matches!(query.get("resync"), Some("true" | "1"));
     match path.as_str() {
         "/send" => {
-            let msg = parse_message(&body, form)?;
-            let id = deliver(site, msg)?;
+            let mut msg = parse_message(&body, form)?;
+            msg.resync |= resync_query;
+            let id = deliver(site, msg).await?;
             metrics.message_sent(&site.name);
             Ok(json(StatusCode::ACCEPTED, &serde_json::json!({ "id": id })))
         }
@@ -187,15 +195,18 @@ async fn route(
             let msgs = batch
                 .messages
                 .iter()
-                .map(|m| parse_message(m.get().as_bytes(), false))
-                .collect::<Result<Vec<_>, _>>()?;
-            let ids = msgs
-                .into_iter()
                 .map(|m| {
-                    metrics.message_sent(&site.name);
-                    deliver(site, m)
+                    parse_message(m.get().as_bytes(), false).map(|mut m| {
+                        m.resync |= resync_query;
+                        m
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            let mut ids = Vec::with_capacity(msgs.len());
+            for m in msgs {
+                metrics.message_sent(&site.name);
+                ids.push(deliver(site, m).await?);
+            }
             Ok(json(
                 StatusCode::ACCEPTED,
                 &serde_json::json!({ "ids": ids }),
@@ -279,13 +290,20 @@ fn content_kind(req: &Request<Incoming>) -> Result<bool, ApiError> {
 }
 
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
-    match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(b) => Ok(b.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
+    let too_large = || {
+        ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             format!("the body is over {MAX_BODY} bytes"),
-        )),
+        )
+    };
+    // A Content-Length over the limit is refused before any of the body is read.
+    if hyper::body::Body::size_hint(req.body()).lower() > MAX_BODY as u64 {
+        return Err(too_large());
+    }
+    match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Err(_) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_body",
@@ -308,7 +326,9 @@ struct Message {
     rooms: Vec<String>,
     except: Vec<String>,
     event: String,
-    args: Payload,
+    args: RawArgs,
+    reliable: bool,
+    resync: bool,
 }
 
 #[derive(Deserialize)]
@@ -328,11 +348,13 @@ impl OneOrMany {
 }
 
 fn parse_message(body: &[u8], form: bool) -> Result<Message, ApiError> {
-    let (rooms, except, event, args_text) = if form {
+    let (rooms, except, event, args_text, reliable, resync) = if form {
         let mut rooms = Vec::new();
         let mut except = Vec::new();
         let mut event = None;
         let mut args = None;
+        let mut reliable = false;
+        let mut resync = false;
         for (k, v) in form_urlencoded::parse(body) {
             match k.as_ref() {
                 "rooms" | "rooms[]" | "room" => {
@@ -343,7 +365,8 @@ fn parse_message(body: &[u8], form: bool) -> Result<Message, ApiError> {
                 }
                 "event" => event = Some(v.into_owned()),
                 "args" => args = Some(v.into_owned()),
-                "reliable" | "resync" => {}
+                "reliable" => reliable = form_bool("reliable", &v)?,
+                "resync" => resync = form_bool("resync", &v)?,
                 other => {
                     return Err(ApiError::new(
                         StatusCode::BAD_REQUEST,
@@ -353,7 +376,7 @@ fn parse_message(body: &[u8], form: bool) -> Result<Message, ApiError> {
                 }
             }
         }
-        (rooms, except, event, args)
+        (rooms, except, event, args, reliable, resync)
     } else {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -364,10 +387,8 @@ fn parse_message(body: &[u8], form: bool) -> Result<Message, ApiError> {
             #[serde(borrow)]
             args: Option<&'a RawValue>,
             #[serde(default)]
-            #[allow(dead_code)]
             reliable: bool,
             #[serde(default)]
-            #[allow(dead_code)]
             resync: bool,
         }
         let b: Body<'_> = serde_json::from_slice(body).map_err(bad_json)?;
@@ -376,6 +397,8 @@ fn parse_message(body: &[u8], form: bool) -> Result<Message, ApiError> {
             b.except.map(OneOrMany::into_vec).unwrap_or_default(),
             b.event,
             b.args.map(|a| a.get().to_string()),
+            b.reliable,
+            b.resync,
         )
     };
     let event = event.filter(|e| !e.is_empty()).ok_or_else(|| {
@@ -385,6 +408,15 @@ fn parse_message(body: &[u8], form: bool) -> Result<Message, ApiError> {
             "\"event\" (a non-empty string) is required",
         )
     })?;
+    if CLIENT_ROOM_EVENTS.contains(&event.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reserved_event",
+            format!(
+                "the event name {event:?} is reserved for client room messaging (clients relay to each other as EVENT, CLIENTS and ERROR answer them); use another event name"
+            ),
+        ));
+    }
     if is_reserved_event(&event) || HERALD_RESERVED.contains(&event.as_str()) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -400,7 +432,7 @@ fn parse_message(body: &[u8], form: bool) -> Result<Message, ApiError> {
         ));
     }
     let args = match args_text {
-        None => Payload::empty(),
+        None => RawArgs::empty(),
         Some(text) => {
             let raw = RawJson::new(Bytes::from(text)).map_err(|e| {
                 ApiError::new(
@@ -409,14 +441,13 @@ fn parse_message(body: &[u8], form: bool) -> Result<Message, ApiError> {
                     format!("\"args\" is not valid JSON: {e}"),
                 )
             })?;
-            let list = RawArgs::from_array(&raw).ok_or_else(|| {
+            RawArgs::from_array(&raw).ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "bad_args",
                     "\"args\" must be an array of the event's arguments",
                 )
-            })?;
-            Payload::from_raw(list, Vec::new())
+            })?
         }
     };
     Ok(Message {
@@ -424,20 +455,100 @@ fn parse_message(body: &[u8], form: bool) -> Result<Message, ApiError> {
         except,
         event,
         args,
+        reliable,
+        resync,
     })
 }
 
-fn deliver(site: &Site, msg: Message) -> Result<String, ApiError> {
+fn form_bool(field: &str, v: &str) -> Result<bool, ApiError> {
+    match v {
+        "true" | "1" => Ok(true),
+        "false" | "0" | "" => Ok(false),
+        _ => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_field",
+            format!("form field {field:?} must be true or false"),
+        )),
+    }
+}
+
+async fn deliver(site: &Site, msg: Message) -> Result<String, ApiError> {
+    let reliable = match &site.reliable {
+        Some(r) if msg.reliable || (r.always() && !msg.rooms.is_empty()) => Some(r),
+        None if msg.reliable => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "reliable_disabled",
+                "reliable delivery is not enabled for this site (set [sites.reliable] enabled = true)",
+            ));
+        }
+        _ => None,
+    };
+    let Some(reliable) = reliable else {
+        broadcast(site, &msg.rooms, &msg.except, &msg.event, msg.args);
+        return Ok(engineio::server::random_id());
+    };
+    // User rooms get the stored, acknowledged delivery; any other room a plain
+    // broadcast that skips those users (so nobody gets it twice).
+    let (user_rooms, other_rooms): (Vec<&String>, Vec<&String>) = msg
+        .rooms
+        .iter()
+        .partition(|r| reliable.user_of(r).is_some());
+    if user_rooms.is_empty() {
+        if msg.reliable {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "reliable_needs_user_rooms",
+                format!(
+                    "reliable messages go to user rooms (\"{}<user>\"): give them in \"rooms\"",
+                    site.user_room_prefix
+                ),
+            ));
+        }
+        broadcast(site, &msg.rooms, &msg.except, &msg.event, msg.args);
+        return Ok(engineio::server::random_id());
+    }
+    if !msg.except.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reliable_except",
+            "\"except\" is not supported with reliable delivery: list the user rooms to deliver to",
+        ));
+    }
+    let args = msg.args;
+    let users: Vec<&str> = user_rooms
+        .iter()
+        .filter_map(|r| reliable.user_of(r))
+        .collect();
+    let id = reliable
+        .send(&site.namespace, &users, &msg.event, &args, msg.resync)
+        .await
+        .map_err(|e| {
+            tracing::warn!(site = %site.name, "{e}");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "the reliable store (Redis) is unavailable; nothing was delivered, retry later",
+            )
+        })?;
+    if !other_rooms.is_empty() {
+        let others: Vec<String> = other_rooms.into_iter().cloned().collect();
+        let skip: Vec<String> = user_rooms.into_iter().cloned().collect();
+        broadcast(site, &others, &skip, &msg.event, args);
+    }
+    Ok(id.to_string())
+}
+
+fn broadcast(site: &Site, rooms: &[String], except: &[String], event: &str, args: RawArgs) {
     let mut op = site.namespace.broadcast();
-    if msg.rooms.is_empty() {
+    if rooms.is_empty() {
         op = op.to(&site.broadcast_room);
     }
-    for r in &msg.rooms {
+    for r in rooms {
         op = op.to(r);
     }
-    for r in &msg.except {
+    for r in except {
         op = op.except(r);
     }
-    op.emit(&msg.event, msg.args);
-    Ok(engineio::server::random_id())
+    op.emit(event, Payload::from_raw(args, Vec::new()));
 }

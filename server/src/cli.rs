@@ -94,6 +94,8 @@ fn dev_site() -> SiteSection {
         broadcast_room: "allusers".into(),
         user_room_prefix: String::new(),
         allowed_origins: Vec::new(),
+        client_rooms: false,
+        client_room_limits: Default::default(),
         auth: AuthSection {
             mode: AuthMode::Jwt,
             secret: Some(format!(
@@ -109,8 +111,10 @@ fn dev_site() -> SiteSection {
             url: None,
             scheme: None,
             timeout: None,
+            max_concurrency: None,
             token_ttl: None,
         },
+        reliable: Default::default(),
     }
 }
 

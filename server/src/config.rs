@@ -133,12 +133,49 @@ pub struct TlsSection {
     pub key: Option<PathBuf>,
 }
 
-/// `[redis]`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+/// `[redis]`: several herald nodes (and Node.js socket.io servers, and the emitters) in
+/// one cluster, over the classic `@socket.io/redis-adapter` protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisSection {
-    /// `redis://host:port/db`; unset: single node, in-memory adapter.
+    /// `redis://[user:password@]host:port/db`; unset: single node, in-memory adapter.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// The channel prefix, the Node adapter's and emitters' `key` (default `socket.io`).
+    pub channel_prefix: String,
+    /// Redis unreachable at start: `retry` (default: serve local clients, /readyz 503,
+    /// keep retrying) or `fail` (exit with an error after `startup_timeout`).
+    pub startup: RedisStartup,
+    /// How long `startup = "fail"` waits for Redis (default 10 s).
+    pub startup_timeout: Dur,
+    /// How long a cluster request (fetch sockets, acks) waits for the other nodes.
+    pub request_timeout: Dur,
+    /// Larger messages received on the cluster channels are dropped and counted.
+    pub max_message_size: usize,
+}
+
+impl Default for RedisSection {
+    fn default() -> Self {
+        RedisSection {
+            url: None,
+            channel_prefix: "socket.io".into(),
+            startup: RedisStartup::Retry,
+            startup_timeout: Dur(Duration::from_secs(10)),
+            request_timeout: Dur(Duration::from_secs(5)),
+            max_message_size: 10_000_000,
+        }
+    }
+}
+
+/// What to do when Redis is unreachable at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisStartup {
+    /// Start anyway and keep retrying (not ready until subscribed).
+    #[default]
+    Retry,
+    /// Exit with an error.
+    Fail,
 }
 
 /// `[ops]`.
@@ -215,9 +252,12 @@ pub struct AuthSection {
     /// url: the `Authorization` scheme (default `Bearer`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheme: Option<String>,
-    /// url: request timeout.
+    /// url: request timeout (default 5 s), waiting for a call slot included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Dur>,
+    /// url: the most calls to the endpoint in flight at once (default 64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<usize>,
     /// token: how long a token from `POST /tokens` stays valid (default 60 s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_ttl: Option<Dur>,
@@ -268,6 +308,93 @@ pub struct SiteSection {
     pub allowed_origins: Vec<String>,
     /// Authentication.
     pub auth: AuthSection,
+    /// Client room messaging (`JOIN` / `NOTIFY` / `LEAVE` / `CLIENTS`), off by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client_rooms: bool,
+    /// `[sites.client_room_limits]`: the guard rails of client room messaging.
+    #[serde(default, skip_serializing_if = "ClientRoomLimits::is_default")]
+    pub client_room_limits: ClientRoomLimits,
+    /// `[sites.reliable]`: acknowledged delivery to user rooms (off by default).
+    #[serde(default, skip_serializing_if = "ReliableSection::is_default")]
+    pub reliable: ReliableSection,
+}
+
+/// `[sites.client_room_limits]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientRoomLimits {
+    /// Most client rooms one socket may be in at once.
+    pub max_rooms: usize,
+    /// Largest `message` of a `NOTIFY`, in bytes of JSON.
+    pub max_message_bytes: usize,
+    /// Longest `name` of a `JOIN`, in bytes.
+    pub max_name_bytes: usize,
+    /// Longest room name, in bytes.
+    pub max_room_bytes: usize,
+    /// Sustained client room operations per second and socket.
+    pub ops_per_second: u32,
+    /// Operations a socket may make at once above the sustained rate.
+    pub burst: u32,
+}
+
+impl Default for ClientRoomLimits {
+    fn default() -> Self {
+        ClientRoomLimits {
+            max_rooms: 20,
+            max_message_bytes: 4096,
+            max_name_bytes: 64,
+            max_room_bytes: 64,
+            ops_per_second: 10,
+            burst: 20,
+        }
+    }
+}
+
+impl ClientRoomLimits {
+    fn is_default(&self) -> bool {
+        *self == ClientRoomLimits::default()
+    }
+}
+
+/// `[sites.reliable]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReliableSection {
+    /// Store user-room messages until acked (default false).
+    pub enabled: bool,
+    /// Every `POST /send` to user rooms is reliable, not only those with
+    /// `"reliable": true` (needs a non-empty `user_room_prefix`).
+    pub always: bool,
+    /// How long a message waits for a user who stays offline (`"1h"`, or seconds;
+    /// 0 = kept until acked). Default 1 h.
+    pub client_ttl: Dur,
+    /// Most pending messages per user (default 1000); past it the oldest are dropped
+    /// and the user's next connection gets `resync`.
+    pub max_pending: usize,
+    /// Most pending bytes per user (default 1 MiB), same rule.
+    pub max_pending_bytes: usize,
+    /// How long a delivered message waits for the ack of a connected client before it
+    /// is left for the next connection (default 5 min).
+    pub ack_timeout: Dur,
+}
+
+impl Default for ReliableSection {
+    fn default() -> Self {
+        ReliableSection {
+            enabled: false,
+            always: false,
+            client_ttl: Dur(Duration::from_secs(3600)),
+            max_pending: 1000,
+            max_pending_bytes: 1 << 20,
+            ack_timeout: Dur(Duration::from_secs(300)),
+        }
+    }
+}
+
+impl ReliableSection {
+    fn is_default(&self) -> bool {
+        *self == ReliableSection::default()
+    }
 }
 
 fn default_namespace() -> String {
@@ -341,6 +468,8 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("HERALD_PATH", "path"),
     ("HERALD_LOG_FORMAT", "log_format"),
     ("HERALD_REDIS_URL", "redis.url"),
+    ("HERALD_REDIS_CHANNEL_PREFIX", "redis.channel_prefix"),
+    ("HERALD_REDIS_STARTUP", "redis.startup"),
     ("HERALD_OPS_LISTEN", "ops.listen"),
     ("HERALD_TLS_CERT", "tls.cert"),
     ("HERALD_TLS_KEY", "tls.key"),
@@ -450,6 +579,11 @@ fn validate(c: &FileConfig) -> Result<(), ConfigError> {
             "engineio.transports is empty: offer at least one transport",
         ));
     }
+    if c.redis.channel_prefix.is_empty() {
+        return Err(err(
+            "redis.channel_prefix is empty: use the emitters' and Node adapters' key (default \"socket.io\")",
+        ));
+    }
     if c.tls.cert.is_some() != c.tls.key.is_some() {
         return Err(err("[tls] needs both cert and key"));
     }
@@ -483,12 +617,62 @@ fn validate(c: &FileConfig) -> Result<(), ConfigError> {
                 s.name
             )));
         }
+        validate_client_rooms(s)?;
+        if s.reliable.always && s.user_room_prefix.is_empty() {
+            return Err(err(format!(
+                "site {:?}: reliable.always needs a user_room_prefix (e.g. \"user:\") to tell user rooms from other rooms",
+                s.name
+            )));
+        }
+        if s.reliable.enabled && (s.reliable.max_pending == 0 || s.reliable.max_pending_bytes == 0)
+        {
+            return Err(err(format!(
+                "site {:?}: reliable.max_pending and reliable.max_pending_bytes must be at least 1",
+                s.name
+            )));
+        }
         if s.auth.mode == AuthMode::Url && s.auth.url.is_none() {
             return Err(err(format!(
                 "site {:?}: auth mode \"url\" needs auth.url",
                 s.name
             )));
         }
+    }
+    Ok(())
+}
+
+fn validate_client_rooms(s: &SiteSection) -> Result<(), ConfigError> {
+    let l = &s.client_room_limits;
+    let site = &s.name;
+    for (key, value) in [
+        ("max_rooms", l.max_rooms),
+        ("max_message_bytes", l.max_message_bytes),
+        ("max_name_bytes", l.max_name_bytes),
+        ("max_room_bytes", l.max_room_bytes),
+        ("ops_per_second", l.ops_per_second as usize),
+        ("burst", l.burst as usize),
+    ] {
+        if value == 0 {
+            return Err(err(format!(
+                "site {site:?}: client_room_limits.{key} must be at least 1"
+            )));
+        }
+    }
+    if !s.client_rooms {
+        return Ok(());
+    }
+    let prefix = crate::client_rooms::ROOM_PREFIX;
+    if s.broadcast_room.starts_with(prefix) {
+        return Err(err(format!(
+            "site {site:?}: broadcast_room {:?} starts with {prefix:?}, the prefix of client rooms; rename it or turn client_rooms off",
+            s.broadcast_room
+        )));
+    }
+    if s.user_room_prefix.starts_with(prefix) {
+        return Err(err(format!(
+            "site {site:?}: user_room_prefix {:?} overlaps {prefix:?}, the prefix of client rooms, so user rooms and client rooms could be the same; pick another prefix",
+            s.user_room_prefix
+        )));
     }
     Ok(())
 }
@@ -542,6 +726,8 @@ listen = "127.0.0.1:4000"
 ping_interval = "10s"
 [redis]
 url = "redis://:hunter2hunter2@127.0.0.1:6379"
+channel_prefix = "custom"
+startup = "fail"
 [[sites]]
 name = "app"
 api_keys = ["0123456789abcdef0123"]
@@ -558,6 +744,9 @@ secret = "a-very-long-development-secret-0123456789"
         assert_eq!(c.engineio.ping_timeout, Dur(Duration::from_secs(20)));
         assert_eq!(c.sites[0].broadcast_room, "allusers");
         assert_eq!(c.sites[0].namespace, "/");
+        assert_eq!(c.redis.channel_prefix, "custom");
+        assert_eq!(c.redis.startup, RedisStartup::Fail);
+        assert_eq!(c.redis.request_timeout, Dur(Duration::from_secs(5)));
 
         let e = env(&[
             ("HERALD_LISTEN", "127.0.0.1:5000"),
@@ -632,5 +821,57 @@ secret = "a-very-long-development-secret-0123456789"
         )
         .unwrap_err();
         assert!(e.0.contains("start and end with '/'"), "{e}");
+    }
+
+    /// FILE with `keys` in its site and `tables` after it.
+    fn site_with(keys: &str, tables: &str) -> String {
+        format!(
+            "{}{tables}",
+            FILE.replace("[sites.auth]", &format!("{keys}\n[sites.auth]"))
+        )
+    }
+
+    #[test]
+    fn client_rooms_are_off_by_default_and_limits_have_defaults() {
+        let c = load(Some(FILE), &env(&[]), &Overrides::default()).unwrap();
+        assert!(!c.sites[0].client_rooms);
+        assert_eq!(c.sites[0].client_room_limits, ClientRoomLimits::default());
+        assert_eq!(c.sites[0].client_room_limits.max_rooms, 20);
+        let with = site_with(
+            "client_rooms = true",
+            "[sites.client_room_limits]\nmax_rooms = 3\nops_per_second = 2\n",
+        );
+        let c = load(Some(&with), &env(&[]), &Overrides::default()).unwrap();
+        let l = &c.sites[0].client_room_limits;
+        assert!(c.sites[0].client_rooms);
+        assert_eq!((l.max_rooms, l.ops_per_second, l.burst), (3, 2, 20));
+        // check-config prints the keys back, and its output loads again.
+        let printed = redacted_toml(&c);
+        assert!(printed.contains("client_rooms = true"), "{printed}");
+        let printed = printed.replace("\"<redacted>\"", "\"0123456789abcdef0123456789abcdef\"");
+        let again = load(Some(&printed), &env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(again.sites[0].client_room_limits.max_rooms, 3);
+    }
+
+    #[test]
+    fn client_room_config_errors_name_the_key() {
+        let unknown = site_with("", "[sites.client_room_limits]\nmax_room = 3\n");
+        let e = load(Some(&unknown), &env(&[]), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("max_room"), "{e}");
+        let zero = site_with("", "[sites.client_room_limits]\nburst = 0\n");
+        let e = load(Some(&zero), &env(&[]), &Overrides::default()).unwrap_err();
+        assert!(
+            e.0.contains("client_room_limits.burst must be at least 1"),
+            "{e}"
+        );
+        let clash = site_with("client_rooms = true\nbroadcast_room = \"room:all\"", "");
+        let e = load(Some(&clash), &env(&[]), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("prefix of client rooms"), "{e}");
+        let clash = site_with("client_rooms = true\nuser_room_prefix = \"room:u:\"", "");
+        let e = load(Some(&clash), &env(&[]), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("user_room_prefix"), "{e}");
+        // Without client rooms the same names are fine.
+        let ok = site_with("broadcast_room = \"room:all\"", "");
+        assert!(load(Some(&ok), &env(&[]), &Overrides::default()).is_ok());
     }
 }

@@ -10,9 +10,12 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod client_rooms;
 pub mod config;
 pub mod metrics;
 pub mod origin;
+pub mod redis;
+pub mod reliable;
 pub mod site;
 pub mod tls;
 
@@ -57,10 +60,33 @@ pub fn engine_config(c: &FileConfig) -> engineio::Config {
 
 struct App {
     engine: Engine<IoHandler>,
+    adapter: socketio::adapter::Adapter,
+    redis: Option<Arc<socketio::adapter::redis::RedisPubSub>>,
     sites: Sites,
     metrics: Arc<metrics::Metrics>,
     draining: std::sync::atomic::AtomicBool,
 }
+
+impl App {
+    /// What the metrics read from the running server at scrape time.
+    fn live(&self) -> metrics::Live {
+        metrics::Live {
+            sessions: self.engine.transport_counts(),
+            sites: self
+                .sites
+                .iter()
+                .map(|s| {
+                    let sids = s.namespace.engine_sids();
+                    let counts = self.engine.count_transports(sids.iter().map(|s| &**s));
+                    (s.name.clone(), counts, s.namespace.events_received())
+                })
+                .collect(),
+        }
+    }
+}
+
+/// ACK packets for unknown ids a connection may send per minute before it is closed.
+const STRAY_ACKS_PER_MINUTE: u32 = 120;
 
 /// How long a shutdown waits for sessions to close before returning.
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(3);
@@ -96,10 +122,18 @@ pub async fn run_with_ops(
     config: FileConfig,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let io = Io::new(socketio::server::Config {
-        connect_timeout: config.limits.connect_timeout.0,
-        ..socketio::server::Config::default()
-    });
+    let (adapter, redis) = redis::adapter(&config.redis)
+        .await
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let io = Io::with_adapter(
+        socketio::server::Config {
+            connect_timeout: config.limits.connect_timeout.0,
+            // Reliable delivery relies on acks: a client flooding bogus ones is cut off.
+            max_stray_acks_per_minute: Some(STRAY_ACKS_PER_MINUTE),
+            ..socketio::server::Config::default()
+        },
+        adapter.clone(),
+    );
     // Handshake-level Origin check: when every site restricts origins, a browser
     // Origin allowed by none of them gets 403 (polling and WebSocket).
     if config.sites.iter().all(|s| !s.allowed_origins.is_empty()) && !config.sites.is_empty() {
@@ -122,17 +156,23 @@ pub async fn run_with_ops(
         });
     }
     let metrics = Arc::new(metrics::Metrics::default());
-    let sites = Sites::install(&io, &config.sites, &metrics)
+    let sites = Sites::install(&io, &config.sites, &metrics, config.redis.url.as_deref())
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let app = Arc::new(App {
         engine: io.engine(engine_config(&config)),
+        adapter,
+        redis,
         sites,
         metrics,
         draining: std::sync::atomic::AtomicBool::new(false),
     });
     if let Some(ops) = ops {
         info!(addr = %ops.local_addr()?, "ops endpoints (/metrics, /healthz, /readyz) listening");
-        tokio::spawn(serve_ops(app.clone(), ops));
+        tokio::spawn(serve_ops(
+            app.clone(),
+            ops,
+            config.limits.header_read_timeout.0,
+        ));
     }
     info!(addr = %listener.local_addr()?, sites = config.sites.len(), "herald listening");
     let header_timeout = config.limits.header_read_timeout.0;
@@ -190,7 +230,9 @@ pub async fn run_with_ops(
     Ok(())
 }
 
-async fn serve_ops(app: Arc<App>, listener: TcpListener) {
+/// Serves /metrics, /healthz and /readyz; a connection that sends no complete request
+/// head within `header_timeout` is closed, as on the main listener.
+async fn serve_ops(app: Arc<App>, listener: TcpListener, header_timeout: std::time::Duration) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -203,9 +245,10 @@ async fn serve_ops(app: Arc<App>, listener: TcpListener) {
                 async move {
                     let res = match req.uri().path() {
                         "/metrics" => {
-                            app.metrics.set_sessions(app.engine.session_count());
-                            let mut res =
-                                Response::new(Full::new(Bytes::from(app.metrics.render())));
+                            app.metrics.set_live(app.live());
+                            let mut body = app.metrics.render();
+                            redis::render_metrics(&mut body, &app.adapter, app.redis.as_ref());
+                            let mut res = Response::new(Full::new(Bytes::from(body)));
                             res.headers_mut().insert(
                                 hyper::header::CONTENT_TYPE,
                                 hyper::header::HeaderValue::from_static(
@@ -222,6 +265,8 @@ async fn serve_ops(app: Arc<App>, listener: TcpListener) {
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
                 .await;
         });
@@ -231,6 +276,8 @@ async fn serve_ops(app: Arc<App>, listener: TcpListener) {
 fn ready(app: &App) -> Response<Body> {
     if app.draining.load(std::sync::atomic::Ordering::Acquire) {
         text(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+    } else if !redis::ready(app.redis.as_ref()) {
+        text(StatusCode::SERVICE_UNAVAILABLE, "redis not connected\n")
     } else {
         text(StatusCode::OK, "ok\n")
     }

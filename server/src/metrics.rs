@@ -16,6 +16,16 @@ pub struct Metrics {
     send_requests: Mutex<BTreeMap<u16, u64>>,
     messages_sent: Mutex<BTreeMap<String, u64>>,
     sessions: AtomicU64,
+    live: Mutex<Live>,
+}
+
+/// Values read from the running server just before a scrape.
+#[derive(Debug, Default, Clone)]
+pub struct Live {
+    /// Open Engine.IO sessions by transport.
+    pub sessions: engineio::TransportCounts,
+    /// Per site: its name, its sockets by transport, the events its clients sent.
+    pub sites: Vec<(String, engineio::TransportCounts, u64)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -68,6 +78,15 @@ impl Metrics {
         self.sessions.store(n as u64, Ordering::Relaxed);
     }
 
+    /// The gauges and counters read from the server at scrape time.
+    pub fn set_live(&self, live: Live) {
+        self.sessions.store(
+            (live.sessions.polling + live.sessions.websocket) as u64,
+            Ordering::Relaxed,
+        );
+        *lock(&self.live) = live;
+    }
+
     /// The text exposition.
     pub fn render(&self) -> String {
         fn section(
@@ -87,6 +106,50 @@ impl Metrics {
             out,
             "# HELP herald_sessions Open Engine.IO sessions.\n# TYPE herald_sessions gauge\nherald_sessions {}",
             self.sessions.load(Ordering::Relaxed)
+        );
+        let live = lock(&self.live).clone();
+        section(
+            &mut out,
+            "herald_sessions_by_transport",
+            "gauge",
+            "Open Engine.IO sessions by transport.",
+            vec![
+                (
+                    "transport=\"polling\"".into(),
+                    live.sessions.polling.to_string(),
+                ),
+                (
+                    "transport=\"websocket\"".into(),
+                    live.sessions.websocket.to_string(),
+                ),
+            ],
+        );
+        section(
+            &mut out,
+            "herald_site_connections",
+            "gauge",
+            "Connected sockets by site and transport.",
+            live.sites
+                .iter()
+                .flat_map(|(s, t, _)| {
+                    [("polling", t.polling), ("websocket", t.websocket)].map(|(k, n)| {
+                        (
+                            format!("site=\"{}\",transport=\"{k}\"", esc(s)),
+                            n.to_string(),
+                        )
+                    })
+                })
+                .collect(),
+        );
+        section(
+            &mut out,
+            "herald_messages_received_total",
+            "counter",
+            "Events clients sent, by site.",
+            live.sites
+                .iter()
+                .map(|(s, _, n)| (format!("site=\"{}\"", esc(s)), n.to_string()))
+                .collect(),
         );
         section(
             &mut out,
@@ -175,6 +238,26 @@ mod tests {
         m.set_sessions(3);
         let t = m.render();
         assert!(t.contains("herald_sessions 3\n"), "{t}");
+        m.set_live(Live {
+            sessions: engineio::TransportCounts {
+                polling: 1,
+                websocket: 3,
+            },
+            sites: vec![(
+                "app".into(),
+                engineio::TransportCounts {
+                    polling: 1,
+                    websocket: 2,
+                },
+                7,
+            )],
+        });
+        let t = m.render();
+        assert!(t.contains("herald_sessions 4\n"), "{t}");
+        assert!(t.contains("herald_sessions_by_transport{transport=\"websocket\"} 3"));
+        assert!(t.contains("herald_site_connections{site=\"app\",transport=\"polling\"} 1"));
+        assert!(t.contains("herald_site_connections{site=\"app\",transport=\"websocket\"} 2"));
+        assert!(t.contains("herald_messages_received_total{site=\"app\"} 7"));
         assert!(
             t.contains("herald_connects_total{site=\"app\",result=\"refused\"} 1"),
             "{t}"

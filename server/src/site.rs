@@ -10,9 +10,14 @@ use socketio::server::{ConnectError, Io, Namespace, Payload};
 use subtle::ConstantTimeEq;
 use tracing::warn;
 
+use crate::auth::url::{UrlAuth, UrlAuthError};
 use crate::auth::{self, JwtConfig, JwtVerifier, OneTimeTokens};
 use crate::config::{AuthMode, ConfigError, SiteSection};
 use crate::metrics::Metrics;
+use crate::reliable::Reliable;
+
+/// Where the reliable store keeps its keys in Redis.
+pub const RELIABLE_KEY_PREFIX: &str = "herald:reliable";
 
 /// A running site.
 pub struct Site {
@@ -27,6 +32,8 @@ pub struct Site {
     api_keys: Vec<Vec<u8>>,
     /// The JWT verifier (jwt mode), also used by `herald token`.
     pub jwt: Option<Arc<JwtVerifier>>,
+    /// Reliable delivery, when `[sites.reliable] enabled`.
+    pub reliable: Option<Arc<Reliable>>,
     /// The one-time tokens (token mode), issued by `POST /tokens`.
     pub tokens: Option<Arc<OneTimeTokens>>,
 }
@@ -78,19 +85,47 @@ impl Sites {
         io: &Io,
         sections: &[SiteSection],
         metrics: &Arc<Metrics>,
+        redis_url: Option<&str>,
     ) -> Result<Sites, ConfigError> {
         let mut by_name = HashMap::new();
         for s in sections {
-            let site = install(io, s, metrics)?;
+            let site = install(io, s, metrics, redis_url)?;
             by_name.insert(s.name.clone(), Arc::new(site));
         }
         Ok(Sites { by_name })
     }
 }
 
-fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, ConfigError> {
+fn install(
+    io: &Io,
+    cfg: &SiteSection,
+    metrics: &Arc<Metrics>,
+    redis_url: Option<&str>,
+) -> Result<Site, ConfigError> {
     let ns = io.of(&cfg.namespace);
     let site_err = |e: String| ConfigError(format!("site {:?}: {e}", cfg.name));
+    // The Origin check runs first, so a refused page never spends a one-time token or
+    // an auth endpoint call.
+    if !cfg.allowed_origins.is_empty() {
+        let allowed = cfg.allowed_origins.clone();
+        let metrics = metrics.clone();
+        let site = cfg.name.clone();
+        ns.use_middleware(move |req| {
+            let origin = req
+                .handshake
+                .headers
+                .get(hyper::header::ORIGIN)
+                .map(|o| o.to_str().unwrap_or(""));
+            match origin {
+                Some(o) if !crate::origin::allowed(o, &allowed) => {
+                    metrics.connect(&site, false);
+                    metrics.auth_failure(&site, "origin");
+                    Err(ConnectError::new("origin not allowed"))
+                }
+                _ => Ok(()),
+            }
+        });
+    }
     let jwt = match cfg.auth.mode {
         AuthMode::Jwt => {
             let public_key_pem = match &cfg.auth.public_key {
@@ -120,14 +155,19 @@ fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, C
             );
             None
         }
-        AuthMode::Token => None,
-        AuthMode::Url => {
-            return Err(site_err(
-                "auth mode \"url\" is not available in this version; use \"jwt\" or \"token\""
-                    .into(),
-            ));
-        }
+        AuthMode::Token | AuthMode::Url => None,
     };
+    if cfg.auth.mode == AuthMode::Url {
+        let url = cfg.auth.url.as_deref().unwrap_or_default();
+        let auth = UrlAuth::new(
+            url,
+            cfg.auth.scheme.as_deref().unwrap_or("Bearer"),
+            cfg.auth.timeout.map_or(Duration::from_secs(5), |d| d.0),
+            cfg.auth.max_concurrency.unwrap_or(64),
+        )
+        .map_err(site_err)?;
+        install_url_auth(&ns, Arc::new(auth), metrics.clone(), cfg.name.clone());
+    }
     let tokens = (cfg.auth.mode == AuthMode::Token).then(|| {
         let ttl = cfg.auth.token_ttl.map_or(Duration::from_secs(60), |d| d.0);
         Arc::new(OneTimeTokens::new(ttl, 100_000))
@@ -159,26 +199,6 @@ fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, C
         });
     }
 
-    if !cfg.allowed_origins.is_empty() {
-        let allowed = cfg.allowed_origins.clone();
-        let metrics = metrics.clone();
-        let site = cfg.name.clone();
-        ns.use_middleware(move |req| {
-            let origin = req
-                .handshake
-                .headers
-                .get(hyper::header::ORIGIN)
-                .map(|o| o.to_str().unwrap_or(""));
-            match origin {
-                Some(o) if !crate::origin::allowed(o, &allowed) => {
-                    metrics.connect(&site, false);
-                    metrics.auth_failure(&site, "origin");
-                    Err(ConnectError::new("origin not allowed"))
-                }
-                _ => Ok(()),
-            }
-        });
-    }
     if let Some(verifier) = jwt.clone() {
         let metrics = metrics.clone();
         let site = cfg.name.clone();
@@ -211,8 +231,31 @@ fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, C
         });
     }
 
+    let reliable = match (cfg.reliable.enabled, redis_url) {
+        (false, _) => None,
+        (true, None) => Some(Reliable::in_memory(&cfg.reliable, &cfg.user_room_prefix)),
+        (true, Some(url)) => Some(
+            Reliable::in_redis(
+                &cfg.reliable,
+                &cfg.user_room_prefix,
+                url,
+                RELIABLE_KEY_PREFIX,
+                &cfg.name,
+            )
+            .map_err(|e| site_err(e.to_string()))?,
+        ),
+    };
+    if let Some(r) = &reliable {
+        let r = r.clone();
+        let node_ns = ns.clone();
+        ns.on_server_side_event(crate::reliable::NODE_EVENT, move |_event, payload, _ack| {
+            r.on_node_event(&node_ns, &payload);
+        });
+    }
     let broadcast_room = cfg.broadcast_room.clone();
     let prefix = cfg.user_room_prefix.clone();
+    let client_rooms = crate::client_rooms::ClientRooms::from_site(cfg);
+    let on_connect_reliable = reliable.clone();
     let metrics = metrics.clone();
     let site = cfg.name.clone();
     ns.on_connection(move |socket| {
@@ -223,9 +266,23 @@ fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, C
             socket.on_disconnect(move |_s, reason| metrics.socket_closed(&site, reason.as_str()));
         }
         socket.join(&broadcast_room);
+        client_rooms.attach(socket);
         let data = socket.data();
         if let Some(user) = data.get("user").and_then(|u| u.as_str()) {
             socket.join(&format!("{prefix}{user}"));
+        }
+        if let (Some(r), Some(user)) = (
+            &on_connect_reliable,
+            data.get("user").and_then(|u| u.as_str()),
+        ) {
+            // Before anything else reaches the socket: what was kept for the user.
+            r.on_connect(socket, user);
+        }
+        // Rooms the url-mode auth endpoint listed.
+        if let Some(rooms) = data.get("rooms").and_then(|r| r.as_array()) {
+            for room in rooms.iter().filter_map(|r| r.as_str()) {
+                socket.join(room);
+            }
         }
         if let Some(exp) = data.get("exp").and_then(|e| e.as_u64()) {
             // A token-bound connection ends when its token does: the client gets
@@ -252,6 +309,41 @@ fn install(io: &Io, cfg: &SiteSection, metrics: &Arc<Metrics>) -> Result<Site, C
         user_room_prefix: cfg.user_room_prefix.clone(),
         api_keys: cfg.api_keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
         jwt,
+        reliable,
         tokens,
     })
+}
+
+/// Auth mode `url`: an asynchronous middleware asking the site's endpoint.
+fn install_url_auth(ns: &Namespace, auth: Arc<UrlAuth>, metrics: Arc<Metrics>, site: String) {
+    ns.use_async_middleware(move |info| {
+        let auth = auth.clone();
+        let metrics = metrics.clone();
+        let site = site.clone();
+        async move {
+            let auth_obj: Option<serde_json::Value> = info.auth.deserialize().ok();
+            let query_token = info.handshake.query.get("token");
+            let result = match auth::extract_token(
+                auth_obj.as_ref(),
+                query_token,
+                &info.handshake.headers,
+            ) {
+                None => Err(UrlAuthError::MissingToken),
+                Some((token, _)) => auth.check(token).await,
+            };
+            metrics.connect(&site, result.is_ok());
+            match result {
+                Ok(id) => Ok(Some(
+                    serde_json::json!({ "user": id.user, "rooms": id.rooms }),
+                )),
+                Err(e) => {
+                    if let Some(detail) = e.detail() {
+                        warn!(site = %site, reason = e.reason(), "auth endpoint failed: {detail}");
+                    }
+                    metrics.auth_failure(&site, e.reason());
+                    Err(ConnectError::new(e.to_string()))
+                }
+            }
+        }
+    });
 }

@@ -78,3 +78,53 @@ pub fn reassembly(data: &[u8]) {
         }
     }
 }
+
+/// Decodes `data` as every Redis message of the classic protocol (broadcast, request,
+/// response; msgpack or JSON): must not panic. What decodes must encode to bytes that
+/// decode again to a message that encodes to the same bytes.
+pub fn redis_decode(data: &[u8]) {
+    use crate::adapter::wire;
+    let bytes = Bytes::copy_from_slice(data);
+    fn stable<T: std::fmt::Debug>(
+        first: Vec<u8>,
+        decode: impl Fn(&Bytes) -> Result<T, wire::WireError>,
+        encode: impl Fn(&T) -> Vec<u8>,
+    ) {
+        let again = match decode(&Bytes::from(first.clone())) {
+            Ok(m) => m,
+            Err(e) => panic!("re-decoding {first:02x?} failed: {e}"),
+        };
+        assert_eq!(encode(&again), first, "{again:?}");
+    }
+    if let Ok(b) = wire::decode_broadcast(&bytes) {
+        stable(
+            wire::encode_broadcast(&b),
+            wire::decode_broadcast,
+            wire::encode_broadcast,
+        );
+    }
+    if let Ok(r) = wire::decode_request(&bytes) {
+        let once = wire::encode_request(&r);
+        if let Ok(again) = wire::decode_request(&Bytes::from(once.clone())) {
+            stable(
+                wire::encode_request(&again),
+                wire::decode_request,
+                wire::encode_request,
+            );
+        } else {
+            panic!("re-decoding request {once:02x?} failed");
+        }
+    }
+    if let Ok(r) = wire::decode_response(&bytes) {
+        let once = wire::encode_response(&r);
+        if let Ok(again) = wire::decode_response(&Bytes::from(once.clone())) {
+            stable(
+                wire::encode_response(&again),
+                wire::decode_response,
+                wire::encode_response,
+            );
+        } else {
+            panic!("re-decoding response {once:02x?} failed");
+        }
+    }
+}

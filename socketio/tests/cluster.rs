@@ -101,6 +101,30 @@ async fn server_side_emit_reaches_the_other_nodes_only() {
 }
 
 #[tokio::test]
+async fn a_named_server_side_handler_takes_its_event_and_the_general_one_the_rest() {
+    let hub = InProcessHub::new();
+    let (a, b) = (node(&hub), node(&hub));
+    let general = Arc::new(Mutex::new(Vec::new()));
+    let named = Arc::new(Mutex::new(Vec::new()));
+    {
+        let general = general.clone();
+        b.of("/").on_server_side(move |event, _payload| {
+            general.lock().unwrap().push(event.to_string());
+        });
+        let named = named.clone();
+        b.of("/")
+            .on_server_side_event("lib:internal", move |event, _payload, _ack| {
+                named.lock().unwrap().push(event.to_string());
+            });
+    }
+    a.of("/").server_side_emit("lib:internal", Payload::empty());
+    a.of("/").server_side_emit("app", Payload::empty());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(*named.lock().unwrap(), ["lib:internal"]);
+    assert_eq!(*general.lock().unwrap(), ["app"]);
+}
+
+#[tokio::test]
 async fn a_lone_node_answers_listings_at_once() {
     let hub = InProcessHub::new();
     let a = node(&hub);

@@ -8,6 +8,7 @@ const TARGETS: &[(&str, Harness)] = &[
     ("sio_decode", socketio::fuzzing::decode),
     ("sio_roundtrip", socketio::fuzzing::roundtrip),
     ("sio_reassembly", socketio::fuzzing::reassembly),
+    ("sio_redis_decode", socketio::fuzzing::redis_decode),
 ];
 
 #[test]

@@ -13,7 +13,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::HeaderMap;
 use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tracing::{Instrument, debug};
 
 use super::ws::{WsConn, WsEvent};
@@ -216,9 +215,9 @@ impl<C: Connection> Driver<C> {
         match ev {
             WsEvent::Packet(p) => self.session.handle_ws_packet(now(), p),
             WsEvent::ParseError => self.session.handle_parse_error(now()),
-            WsEvent::TooLarge => {
+            WsEvent::Fail(code) => {
                 if let Some(ws) = self.active_ws.take() {
-                    tokio::spawn(ws.shutdown(Some(CloseCode::Size), WS_LINGER));
+                    tokio::spawn(ws.shutdown(Some(code), WS_LINGER));
                 }
                 self.session.handle_ws_closed(now(), true);
             }
@@ -232,8 +231,11 @@ impl<C: Connection> Driver<C> {
     fn probe_event(&mut self, ev: WsEvent) {
         match ev {
             WsEvent::Packet(p) => self.session.handle_probe_packet(now(), p),
-            WsEvent::ParseError | WsEvent::TooLarge => {
-                let code = matches!(ev, WsEvent::TooLarge).then_some(CloseCode::Size);
+            WsEvent::ParseError | WsEvent::Fail(_) => {
+                let code = match ev {
+                    WsEvent::Fail(code) => Some(code),
+                    _ => None,
+                };
                 if let Some(ws) = self.probe.take() {
                     tokio::spawn(ws.shutdown(code, WS_LINGER));
                 }
@@ -316,7 +318,10 @@ impl<C: Connection> Driver<C> {
         while let Some(ev) = self.session.poll_event() {
             match ev {
                 Event::Message(msg) => self.conn.on_message(msg, &MessageContext { headers }),
-                Event::Upgraded => self.conn.on_upgrade(),
+                Event::Upgraded => {
+                    self.registry.mark_websocket(&self.sid);
+                    self.conn.on_upgrade();
+                }
                 Event::Closed(reason) => {
                     debug!(reason = reason.as_str(), "session closed");
                     self.conn.on_close(reason);

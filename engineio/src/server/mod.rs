@@ -160,6 +160,13 @@ impl Socket {
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
+
+    /// Resolves once the session's task has ended. A task that holds a `Socket` only to
+    /// act on it later (a timer) should also wait for this, and drop the `Socket` then:
+    /// each live handle keeps the session's channel allocated.
+    pub async fn closed(&self) {
+        self.tx.closed().await
+    }
 }
 
 impl Socket {
@@ -206,13 +213,30 @@ pub(crate) struct Registry {
 
 #[derive(Debug, Default)]
 struct RegistryState {
-    sessions: HashMap<Arc<str>, (mpsc::UnboundedSender<Command>, Option<std::net::IpAddr>)>,
+    sessions: HashMap<Arc<str>, Entry>,
     per_ip: HashMap<std::net::IpAddr, usize>,
+    websocket: usize,
+}
+
+#[derive(Debug)]
+struct Entry {
+    tx: mpsc::UnboundedSender<Command>,
+    ip: Option<std::net::IpAddr>,
+    websocket: bool,
+}
+
+/// How many open sessions use each transport.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransportCounts {
+    /// Sessions on HTTP long-polling.
+    pub polling: usize,
+    /// Sessions on WebSocket (opened on it, or upgraded).
+    pub websocket: usize,
 }
 
 impl Registry {
     fn get(&self, sid: &str) -> Option<mpsc::UnboundedSender<Command>> {
-        self.lock().sessions.get(sid).map(|(tx, _)| tx.clone())
+        self.lock().sessions.get(sid).map(|e| e.tx.clone())
     }
 
     fn insert(
@@ -220,17 +244,35 @@ impl Registry {
         sid: Arc<str>,
         tx: mpsc::UnboundedSender<Command>,
         ip: Option<std::net::IpAddr>,
+        websocket: bool,
     ) {
         let mut st = self.lock();
         if let Some(ip) = ip {
             *st.per_ip.entry(ip).or_default() += 1;
         }
-        st.sessions.insert(sid, (tx, ip));
+        st.websocket += usize::from(websocket);
+        let old = st.sessions.insert(sid, Entry { tx, ip, websocket });
+        debug_assert!(old.is_none(), "session ids are unique");
+    }
+
+    /// The session moved to WebSocket.
+    pub(crate) fn mark_websocket(&self, sid: &str) {
+        let mut st = self.lock();
+        if let Some(e) = st.sessions.get_mut(sid)
+            && !e.websocket
+        {
+            e.websocket = true;
+            st.websocket += 1;
+        }
     }
 
     pub(crate) fn remove(&self, sid: &str) {
         let mut st = self.lock();
-        if let Some((_, Some(ip))) = st.sessions.remove(sid)
+        let Some(entry) = st.sessions.remove(sid) else {
+            return;
+        };
+        st.websocket -= usize::from(entry.websocket);
+        if let Some(ip) = entry.ip
             && let Some(n) = st.per_ip.get_mut(&ip)
         {
             *n -= 1;
@@ -238,6 +280,27 @@ impl Registry {
                 st.per_ip.remove(&ip);
             }
         }
+    }
+
+    fn transport_counts(&self) -> TransportCounts {
+        let st = self.lock();
+        TransportCounts {
+            polling: st.sessions.len() - st.websocket,
+            websocket: st.websocket,
+        }
+    }
+
+    fn count_transports<'a>(&self, sids: impl IntoIterator<Item = &'a str>) -> TransportCounts {
+        let st = self.lock();
+        let mut counts = TransportCounts::default();
+        for sid in sids {
+            match st.sessions.get(sid) {
+                Some(e) if e.websocket => counts.websocket += 1,
+                Some(_) => counts.polling += 1,
+                None => {}
+            }
+        }
+        counts
     }
 
     /// Whether one more session fits under the limits.
@@ -255,7 +318,7 @@ impl Registry {
         self.lock()
             .sessions
             .values()
-            .map(|(tx, _)| tx.clone())
+            .map(|e| e.tx.clone())
             .collect()
     }
 
@@ -306,7 +369,17 @@ impl<H: Handler> Engine<H> {
         &self.inner.handler
     }
 
-    /// Number of open sessions.
+    /// How many open sessions use each transport.
+    pub fn transport_counts(&self) -> TransportCounts {
+        self.inner.registry.transport_counts()
+    }
+
+    /// Of the sessions `sids` (unknown ones skipped), how many use each transport.
+    pub fn count_transports<'a>(&self, sids: impl IntoIterator<Item = &'a str>) -> TransportCounts {
+        self.inner.registry.count_transports(sids)
+    }
+
+    /// The number of open sessions.
     pub fn session_count(&self) -> usize {
         self.inner.registry.len()
     }
@@ -486,9 +559,12 @@ impl<H: Handler> Engine<H> {
         let (tx, rx) = mpsc::unbounded_channel();
         let sid = hs.sid.clone();
         let session = Session::new(std::time::Instant::now(), &self.inner.config, hs.transport);
-        self.inner
-            .registry
-            .insert(sid.clone(), tx.clone(), hs.remote_addr.map(|a| a.ip()));
+        self.inner.registry.insert(
+            sid.clone(),
+            tx.clone(),
+            hs.remote_addr.map(|a| a.ip()),
+            hs.transport == TransportKind::WebSocket,
+        );
         let socket = Socket {
             sid: sid.clone(),
             tx,

@@ -32,8 +32,10 @@ pub(crate) enum WsEvent {
     Packet(Packet),
     /// A text frame that is not an Engine.IO packet.
     ParseError,
-    /// A message over `max_payload`: the WebSocket was answered with close 1009.
-    TooLarge,
+    /// A message the WebSocket must be failed for, with this close code: over
+    /// `max_payload` (1009), a text message that is not UTF-8 (1007, RFC 6455 §8.1), or a
+    /// frame that breaks the framing rules (1002).
+    Fail(CloseCode),
     /// The WebSocket is gone (`error`: it failed rather than closed).
     Closed { error: bool },
 }
@@ -94,7 +96,15 @@ impl WsConn {
                 Poll::Ready(None) => return Poll::Ready(WsEvent::Closed { error: false }),
                 Poll::Ready(Some(Err(WsError::Capacity(CapacityError::MessageTooLong {
                     ..
-                })))) => return Poll::Ready(WsEvent::TooLarge),
+                })))) => return Poll::Ready(WsEvent::Fail(CloseCode::Size)),
+                Poll::Ready(Some(Err(WsError::Utf8(_)))) => {
+                    return Poll::Ready(WsEvent::Fail(CloseCode::Invalid));
+                }
+                // Unmasked frames, reserved bits, oversized or fragmented control frames,
+                // unknown opcodes: RFC 6455 §7.4.1, close 1002 as the reference (ws) does.
+                Poll::Ready(Some(Err(WsError::Protocol(_)))) => {
+                    return Poll::Ready(WsEvent::Fail(CloseCode::Protocol));
+                }
                 Poll::Ready(Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed))) => {
                     return Poll::Ready(WsEvent::Closed { error: false });
                 }

@@ -400,6 +400,20 @@ impl Ws {
         self.0.send(WsMessage::text(text)).await.expect("ws send");
     }
 
+    /// A text frame with these bytes as they are (UTF-8 or not).
+    pub(crate) async fn send_text_bytes(&mut self, data: &[u8]) {
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        let frame = Frame::message(data.to_vec(), OpCode::Data(Data::Text), true);
+        self.0.send(WsMessage::Frame(frame)).await.expect("ws send");
+    }
+
+    /// Bytes written to the socket under the WebSocket framing (for broken frames).
+    pub(crate) async fn send_raw(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.0.get_mut().write_all(bytes).await.expect("raw write");
+    }
+
     pub(crate) async fn send_binary(&mut self, data: &[u8]) {
         self.0
             .send(WsMessage::binary(data.to_vec()))

@@ -15,11 +15,12 @@
 //! (RFC 7519 §4.1.4) and not yet valid while `now + leeway < nbf`. The leeway defaults
 //! to 0 s ([`DEFAULT_LEEWAY`](JwtConfig::DEFAULT_LEEWAY)).
 //!
-//! The signature itself is checked by the `jsonwebtoken` crate (RustCrypto backend);
-//! its own claim validation is switched off because it reads the system clock and
-//! reports less precise errors. Herald checks the claims itself, after the signature.
+//! The signature itself is checked by the `jsonwebtoken` crate (RustCrypto backend,
+//! `jsonwebtoken::crypto::verify`); its claim validation is not used, because it reads
+//! the system clock, reports less precise errors and refuses to parse some claim
+//! shapes (a non-string `sub`) that deserve a precise answer. Herald parses and checks
+//! the claims itself, after the signature.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,7 +29,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::crypto::CryptoProvider;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header};
 use serde_json::{Map, Value, json};
 
 use super::{AuthError, Identity};
@@ -257,7 +258,6 @@ pub struct JwtVerifier {
     key: DecodingKey,
     /// The HS* secret as a signing key, for [`JwtVerifier::mint`]; `None` for public keys.
     signing_key: Option<EncodingKey>,
-    validation: Validation,
     issuer: Option<String>,
     audience: Option<String>,
     leeway: u64,
@@ -347,19 +347,11 @@ impl JwtVerifier {
 
         // jsonwebtoken checks the header's alg against this list and the signature;
         // every claim check is Herald's own (see `check_claims`).
-        let mut validation = Validation::new(algorithms[0]);
-        validation.algorithms = algorithms.clone();
-        validation.required_spec_claims = HashSet::new();
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.leeway = 0;
 
         Ok(JwtVerifier {
             algorithms,
             key,
             signing_key,
-            validation,
             issuer: cfg.issuer.clone(),
             audience: cfg.audience.clone(),
             leeway: cfg.leeway.as_secs(),
@@ -372,14 +364,25 @@ impl JwtVerifier {
     /// allowed`), signature (`invalid signature`), then the claims: `exp`, `nbf`,
     /// `iss`, `aud`, `sub`.
     pub fn verify(&self, token: &str, now: SystemTime) -> Result<Identity, AuthError> {
-        match header_alg(token)? {
-            Some(alg) if self.algorithms.contains(&alg) => {}
+        let alg = match header_alg(token)? {
+            Some(alg) if self.algorithms.contains(&alg) => alg,
             _ => return Err(AuthError::AlgorithmNotAllowed),
+        };
+        // The signature is checked here and the claims parsed here (not by
+        // `jsonwebtoken::decode`): its own claim parsing fails on a well-signed token
+        // whose `sub` is not a string, and the client must hear "invalid sub claim".
+        let (message, signature) = token.rsplit_once('.').ok_or(AuthError::MalformedToken)?;
+        match jsonwebtoken::crypto::verify(signature, message.as_bytes(), &self.key, alg) {
+            Ok(true) => {}
+            Ok(false) => return Err(AuthError::InvalidSignature),
+            Err(e) => return Err(map_decode_error(e.kind())),
         }
-        let data = jsonwebtoken::decode::<Value>(token, &self.key, &self.validation)
-            .map_err(|e| map_decode_error(e.kind()))?;
-        match data.claims {
-            Value::Object(claims) => self.check_claims(&claims, unix_secs(now)),
+        let payload = message.split('.').nth(1).ok_or(AuthError::MalformedToken)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| AuthError::MalformedToken)?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(claims)) => self.check_claims(&claims, unix_secs(now)),
             _ => Err(AuthError::MalformedToken),
         }
     }
@@ -498,6 +501,11 @@ fn header_alg(token: &str) -> Result<Option<Algorithm>, AuthError> {
         .get("alg")
         .and_then(Value::as_str)
         .ok_or(AuthError::MalformedToken)?;
+    // No critical extension is supported (RFC 7515 §4.1.11: a token naming one must be
+    // refused), and an unencoded payload (`b64: false`, RFC 7797) neither.
+    if header.get("crit").is_some() || header.get("b64").is_some_and(|b| b != &Value::Bool(true)) {
+        return Err(AuthError::MalformedToken);
+    }
     Ok(Algorithm::from_str(alg).ok())
 }
 

@@ -352,10 +352,13 @@ fn missing_or_empty_sub_is_rejected() {
             .to_string(),
         "missing sub"
     );
-    assert_eq!(
-        verify(&s, &hs(json!({"exp": NOW + 60, "sub": 42}))),
-        Err(AuthError::InvalidClaim("sub"))
-    );
+    for sub in [json!(42), json!({"id": 1}), json!(["a"]), json!(true)] {
+        assert_eq!(
+            verify(&s, &hs(json!({"exp": NOW + 60, "sub": sub}))),
+            Err(AuthError::InvalidClaim("sub")),
+            "{sub}"
+        );
+    }
 }
 
 // ---- signature ----

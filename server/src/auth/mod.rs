@@ -25,6 +25,7 @@
 
 mod jwt;
 mod onetime;
+pub mod url;
 pub use onetime::{OneTimeError, OneTimeTokens};
 #[cfg(test)]
 mod jwt_config_tests;

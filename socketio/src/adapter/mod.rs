@@ -2,28 +2,56 @@
 //! other server nodes.
 //!
 //! [`Adapter`] is a concrete enum, not a generic parameter: [`Adapter::Local`] (one
-//! node, the default) or [`Adapter::Cluster`], which publishes every cluster-wide
-//! operation as a [`ClusterMessage`] on a [`PubSub`] and applies the messages of the
-//! other nodes locally. [`InProcessHub`] is an in-process [`PubSub`] so several nodes
-//! can be tested in one process; the Redis pub/sub (wire-compatible with the official
-//! Node adapter) plugs in at the same seam.
+//! node, the default) or [`Adapter::Cluster`], which speaks the **classic protocol of
+//! the official Node Redis adapter** (`@socket.io/redis-adapter` 8.3, see [`wire`]) over
+//! a [`PubSub`]: plain PUBLISH / SUBSCRIBE / PSUBSCRIBE / `PUBSUB NUMSUB` on byte
+//! payloads. Two pub/subs exist:
+//!
+//! - [`InProcessHub`]: an in-memory pub/sub for several nodes (several
+//!   [`Io`](crate::server::Io)s) in one process. It carries the very bytes Redis would, so
+//!   the multi-node tests exercise the real protocol, fast.
+//! - `redis::RedisPubSub` (feature `redis`): the glue on the `redis` crate, with
+//!   reconnection and re-subscription.
+//!
+//! So herald nodes, Node.js `socket.io` servers with `@socket.io/redis-adapter`, and the
+//! emitters (`@socket.io/redis-emitter`, `socket.io-emitter`) share one cluster.
+//!
+//! Per namespace, a node has its own uid (as Node does) and:
+//!
+//! ```text
+//!  PSUBSCRIBE k#nsp#*              broadcasts   [uid, packet, opts]   (own uid: ignored)
+//!  SUBSCRIBE  k-request#nsp#       requests     types 0..7            (answered, even with 0 sockets)
+//!             k-response#nsp#      responses    matched by requestId
+//!             k-response#nsp#uid#
+//! ```
+//!
+//! Requests that wait for answers (fetch sockets, all rooms, server-side emit with ack,
+//! broadcast with acks) first ask `PUBSUB NUMSUB k-request#nsp#` how many nodes there
+//! are (self included), then wait for that many minus one answers or the timeout. That
+//! count races with nodes joining or leaving, exactly as in Node.
+//!
+//! Semantics kept from the Node adapter: a room join/leave/disconnect is applied locally
+//! at once and published; the node ignores its own echo by uid (Node nodes, which apply
+//! only the echo, work with it). Across nodes only the first argument of an ack
+//! travels, as in Node.
 
+mod node;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod stub;
+pub mod wire;
 
-use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use bytes::Bytes;
 
+pub(crate) use node::{NsCluster, RemoteAcks};
 pub use stub::InProcessHub;
 
 use crate::rooms::Room;
-use crate::server::Payload;
-
-/// A node's id in a cluster (the reference's adapter `uid`).
-pub type NodeId = Arc<str>;
 
 /// Which sockets an operation is for: in any of `rooms` (all when empty) and in none of
 /// `except`.
@@ -35,7 +63,7 @@ pub struct Target {
     pub except: Vec<Room>,
 }
 
-/// What a remote node tells about one of its sockets.
+/// What a node tells about one of its sockets (a Node `RemoteSocket`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemoteSocket {
     /// The socket id.
@@ -44,199 +72,130 @@ pub struct RemoteSocket {
     pub rooms: Vec<Room>,
     /// Its per-socket data.
     pub data: serde_json::Value,
+    /// Its handshake, in the shape of Node's `socket.handshake` (`headers`, `time`,
+    /// `address`, `xdomain`, `secure`, `issued`, `url`, `query`, `auth`).
+    pub handshake: serde_json::Value,
 }
 
-/// A cluster-wide operation, as sent between nodes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ClusterMessage {
-    /// Emit an event to the targeted sockets of a namespace.
-    Broadcast {
-        /// Namespace.
-        nsp: String,
-        /// Which sockets.
-        target: Target,
-        /// Event name.
-        event: String,
-        /// Arguments.
-        payload: Payload,
-        /// No recovery offset.
-        volatile: bool,
-    },
-    /// Put the targeted sockets in rooms.
-    SocketsJoin {
-        /// Namespace.
-        nsp: String,
-        /// Which sockets.
-        target: Target,
-        /// Rooms to join.
-        rooms: Vec<Room>,
-    },
-    /// Take the targeted sockets out of rooms.
-    SocketsLeave {
-        /// Namespace.
-        nsp: String,
-        /// Which sockets.
-        target: Target,
-        /// Rooms to leave.
-        rooms: Vec<Room>,
-    },
-    /// Disconnect the targeted sockets (`close`: their whole connections).
-    DisconnectSockets {
-        /// Namespace.
-        nsp: String,
-        /// Which sockets.
-        target: Target,
-        /// Close the Engine.IO connections too.
-        close: bool,
-    },
-    /// Ask every node for its targeted sockets.
-    FetchSockets {
-        /// Namespace.
-        nsp: String,
-        /// Which sockets.
-        target: Target,
-        /// Request id, echoed in the response.
-        request: u64,
-    },
-    /// A node's answer to [`ClusterMessage::FetchSockets`], sent to the asker only.
-    FetchSocketsResponse {
-        /// The request answered.
-        request: u64,
-        /// The answering node's sockets.
-        sockets: Vec<RemoteSocket>,
-    },
-    /// An event for the other servers (not for clients).
-    ServerSideEmit {
-        /// Namespace.
-        nsp: String,
-        /// Event name.
-        event: String,
-        /// Arguments.
-        payload: Payload,
-    },
+/// Receives the messages of a subscription: the channel and the payload.
+pub type Sink = Arc<dyn Fn(&str, Bytes) + Send + Sync>;
+
+/// A boxed future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// The channels and patterns one namespace listens to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subscription {
+    /// Exact channels (SUBSCRIBE).
+    pub channels: Vec<String>,
+    /// Glob patterns (PSUBSCRIBE).
+    pub patterns: Vec<String>,
 }
 
-/// A message with its sender, and its addressee for responses.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Envelope {
-    /// The node that sent it (a node ignores its own messages).
-    pub from: NodeId,
-    /// `Some(node)` for a response meant for one node only.
-    pub to: Option<NodeId>,
-    /// The operation.
-    pub message: ClusterMessage,
-}
-
-/// The transport between nodes.
+/// The transport between nodes: Redis pub/sub semantics on byte payloads.
 pub trait PubSub: Send + Sync + 'static {
-    /// Publishes to every node (the sender included; it ignores its own).
-    fn publish(&self, envelope: Envelope);
-    /// Registers a node; `deliver` receives every envelope published by the others.
-    fn subscribe(&self, node: NodeId, deliver: Box<dyn Fn(Envelope) + Send + Sync>);
-    /// How many nodes are subscribed (to know how many answers a request gets).
-    fn node_count(&self) -> usize;
+    /// PUBLISH; fire and forget (a message published while disconnected is lost, and
+    /// counted by the implementation).
+    fn publish(&self, channel: String, payload: Bytes);
+    /// SUBSCRIBE/PSUBSCRIBE, kept for the life of the pub/sub (and re-established after
+    /// a reconnection). Messages on these channels go to `sink`, in publish order.
+    fn subscribe(&self, subscription: Subscription, sink: Sink);
+    /// `PUBSUB NUMSUB channel`: how many subscribers (connections) a channel has;
+    /// `None` when that cannot be known now (disconnected).
+    fn numsub(&self, channel: String) -> BoxFuture<Option<usize>>;
+    /// Whether every subscription is in place (false while reconnecting).
+    fn is_ready(&self) -> bool {
+        true
+    }
 }
 
-type FetchWaiter = (
-    usize,
-    Vec<RemoteSocket>,
-    Option<oneshot::Sender<Vec<RemoteSocket>>>,
-);
-
-/// The cluster side of an adapter.
-pub struct Cluster {
-    node: NodeId,
-    pubsub: Arc<dyn PubSub>,
-    requests: AtomicU64,
-    pending: Arc<Mutex<HashMap<u64, FetchWaiter>>>,
-    /// How long a cluster-wide request waits for answers (default 5 s).
+/// Cluster settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// The channel prefix, the Node adapter's and emitters' `key` (default `socket.io`).
+    /// Every node and emitter of a cluster must use the same.
+    pub prefix: String,
+    /// How long a request waits for the other nodes' answers (default 5 s, Node's
+    /// `requestsTimeout`).
     pub request_timeout: Duration,
+    /// Larger received messages are dropped, and counted (default 10 MB).
+    pub max_message_size: usize,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            prefix: "socket.io".into(),
+            request_timeout: Duration::from_secs(5),
+            max_message_size: 10_000_000,
+        }
+    }
+}
+
+/// Counters of a cluster adapter.
+#[derive(Debug, Default)]
+pub struct ClusterStats {
+    pub(crate) malformed: AtomicU64,
+    pub(crate) oversized: AtomicU64,
+    pub(crate) received: AtomicU64,
+    pub(crate) published: AtomicU64,
+}
+
+impl ClusterStats {
+    /// Received messages dropped because they do not decode.
+    pub fn dropped_malformed(&self) -> u64 {
+        self.malformed.load(Ordering::Relaxed)
+    }
+    /// Received messages dropped because they exceed `max_message_size`.
+    pub fn dropped_oversized(&self) -> u64 {
+        self.oversized.load(Ordering::Relaxed)
+    }
+    /// Messages received on our channels.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+    /// Messages published.
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Relaxed)
+    }
+}
+
+/// The cluster side of an adapter: the pub/sub, the settings and the counters shared by
+/// every namespace of a server.
+pub struct Cluster {
+    pubsub: Arc<dyn PubSub>,
+    config: ClusterConfig,
+    stats: ClusterStats,
 }
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster").field("node", &self.node).finish()
+        f.debug_struct("Cluster")
+            .field("prefix", &self.config.prefix)
+            .finish_non_exhaustive()
     }
 }
 
 impl Cluster {
-    /// This node's id.
-    pub fn node(&self) -> &NodeId {
-        &self.node
+    /// The settings.
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
     }
 
-    pub(crate) fn subscribe(&self, deliver: Box<dyn Fn(Envelope) + Send + Sync>) {
-        self.pubsub.subscribe(self.node.clone(), deliver);
+    /// The counters.
+    pub fn stats(&self) -> &ClusterStats {
+        &self.stats
     }
 
-    pub(crate) fn publish(&self, message: ClusterMessage) {
-        self.pubsub.publish(Envelope {
-            from: self.node.clone(),
-            to: None,
-            message,
-        });
+    /// Whether the pub/sub has every subscription in place.
+    pub fn is_ready(&self) -> bool {
+        self.pubsub.is_ready()
     }
 
-    pub(crate) fn respond(&self, to: NodeId, message: ClusterMessage) {
-        self.pubsub.publish(Envelope {
-            from: self.node.clone(),
-            to: Some(to),
-            message,
-        });
+    pub(crate) fn publish(&self, channel: String, payload: Vec<u8>) {
+        self.stats.published.fetch_add(1, Ordering::Relaxed);
+        self.pubsub.publish(channel, Bytes::from(payload));
     }
-
-    /// Asks the other nodes for their sockets; resolves with what arrived by the timeout.
-    pub(crate) fn fetch_remote(
-        &self,
-        nsp: &str,
-        target: Target,
-    ) -> impl Future<Output = Vec<RemoteSocket>> + Send + 'static {
-        let request = self.requests.fetch_add(1, Ordering::Relaxed);
-        let expected = self.pubsub.node_count().saturating_sub(1);
-        let (tx, rx) = oneshot::channel();
-        let done = expected == 0;
-        if !done {
-            lock(&self.pending).insert(request, (expected, Vec::new(), Some(tx)));
-            self.publish(ClusterMessage::FetchSockets {
-                nsp: nsp.to_string(),
-                target,
-                request,
-            });
-        }
-        let timeout = self.request_timeout;
-        let pending = self.pending.clone();
-        async move {
-            if done {
-                return Vec::new();
-            }
-            match tokio::time::timeout(timeout, rx).await {
-                Ok(Ok(sockets)) => sockets,
-                // Timed out: what the nodes that did answer sent.
-                _ => lock(&pending)
-                    .remove(&request)
-                    .map(|(_, got, _)| got)
-                    .unwrap_or_default(),
-            }
-        }
-    }
-
-    pub(crate) fn on_fetch_response(&self, request: u64, sockets: Vec<RemoteSocket>) {
-        let mut pending = lock(&self.pending);
-        let Some(entry) = pending.get_mut(&request) else {
-            return;
-        };
-        entry.1.extend(sockets);
-        entry.0 = entry.0.saturating_sub(1);
-        if entry.0 == 0
-            && let Some((_, got, Some(tx))) = pending.remove(&request)
-        {
-            let _ = tx.send(got);
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// How operations reach sockets: this node only, or a cluster.
@@ -250,14 +209,17 @@ pub enum Adapter {
 }
 
 impl Adapter {
-    /// A cluster adapter for a new node on `pubsub`.
+    /// A cluster adapter on `pubsub`, with the default settings.
     pub fn cluster(pubsub: Arc<dyn PubSub>) -> Adapter {
+        Adapter::cluster_with(pubsub, ClusterConfig::default())
+    }
+
+    /// A cluster adapter on `pubsub`.
+    pub fn cluster_with(pubsub: Arc<dyn PubSub>, config: ClusterConfig) -> Adapter {
         Adapter::Cluster(Arc::new(Cluster {
-            node: Arc::from(engineio::server::random_id()),
             pubsub,
-            requests: AtomicU64::new(0),
-            pending: Arc::new(Mutex::new(HashMap::new())),
-            request_timeout: Duration::from_secs(5),
+            config,
+            stats: ClusterStats::default(),
         }))
     }
 
@@ -268,4 +230,8 @@ impl Adapter {
             Adapter::Cluster(c) => Some(c),
         }
     }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

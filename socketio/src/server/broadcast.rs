@@ -13,7 +13,8 @@ use super::namespace::Namespace;
 use super::payload::Payload;
 use super::socket::{AckError, Socket};
 use super::wire;
-use crate::adapter::{ClusterMessage, RemoteSocket, Target};
+use crate::adapter::wire::Flags;
+use crate::adapter::{NsCluster, RemoteSocket, Target};
 use crate::rooms::{Room, Sid};
 
 /// Selects sockets of a namespace and acts on them. Build with [`Namespace::to`],
@@ -57,11 +58,11 @@ impl BroadcastOperator {
     }
 
     /// The cluster to tell, unless this operation is local.
-    fn cluster(&self) -> Option<&std::sync::Arc<crate::adapter::Cluster>> {
+    fn cluster(&self) -> Option<&std::sync::Arc<NsCluster>> {
         if self.local {
             None
         } else {
-            self.ns.inner.adapter.as_cluster()
+            self.ns.inner.cluster.as_ref()
         }
     }
 
@@ -128,13 +129,12 @@ impl BroadcastOperator {
     /// sockets of this node were reached.
     pub fn emit(self, event: &str, payload: Payload) -> usize {
         if let Some(c) = self.cluster() {
-            c.publish(ClusterMessage::Broadcast {
-                nsp: self.ns.name().to_string(),
-                target: self.target(),
-                event: event.to_string(),
-                payload: payload.clone(),
+            let flags = Flags {
                 volatile: self.volatile,
-            });
+                compress: (!self.compress).then_some(false),
+                timeout: None,
+            };
+            c.broadcast(event, &payload, &self.target(), flags);
         }
         let frames = self.ns.encode_logged(
             event,
@@ -155,56 +155,51 @@ impl BroadcastOperator {
         n
     }
 
-    /// Emits with an ack request to every selected socket and collects each answer
-    /// until all answered or the timeout (default 5 s) passed. One ack id is used for
-    /// all recipients, as the reference does.
+    /// Emits with an ack request to every selected socket (of every node unless
+    /// `local`) and collects each answer until all answered or the timeout (default
+    /// 5 s) passed. One ack id is used for all local recipients, as the reference does.
+    /// From other nodes only the first ack argument arrives, as in Node.
     pub fn emit_with_ack(
         self,
         event: &str,
         payload: Payload,
     ) -> impl Future<Output = Result<Vec<Payload>, (AckError, Vec<Payload>)>> + Send + 'static {
-        let id = self.ns.next_ack_id();
-        let frames = wire::event(self.ns.name(), event, &payload, Some(id));
-        let mut waiting = Vec::new();
-        {
-            let st = self.ns.lock();
-            st.rooms.for_each_target(&self.rooms, &self.except, |sid| {
-                if let Some(s) = st.sockets.get(sid) {
-                    let (tx, rx) = oneshot::channel();
-                    s.register_ack(id, tx);
-                    if frames.send(s.transport()) {
-                        waiting.push(rx);
-                    }
-                }
-            });
-        }
         let timeout = self.timeout.unwrap_or(Duration::from_secs(5));
-        async move {
-            let deadline = tokio::time::Instant::now() + timeout;
-            let mut answers = Vec::with_capacity(waiting.len());
-            let mut timed_out = false;
-            for rx in waiting {
-                match tokio::time::timeout_at(deadline, rx).await {
-                    Ok(Ok(p)) => answers.push(p),
-                    Ok(Err(_)) => {}
-                    Err(_) => timed_out = true,
+        let remote = self
+            .cluster()
+            .map(|c| c.broadcast_with_ack(event, &payload, &self.target(), timeout));
+        let waiting = self.send_with_ack(event, &payload);
+        super::acks::collect(waiting, remote, timeout)
+    }
+
+    /// Sends an event with an ack request to the selected sockets of this node; one
+    /// receiver per socket reached.
+    pub(crate) fn send_with_ack(
+        &self,
+        event: &str,
+        payload: &Payload,
+    ) -> Vec<oneshot::Receiver<Payload>> {
+        let id = self.ns.next_ack_id();
+        let frames = wire::event(self.ns.name(), event, payload, Some(id));
+        let mut waiting = Vec::new();
+        let st = self.ns.lock();
+        st.rooms.for_each_target(&self.rooms, &self.except, |sid| {
+            if let Some(s) = st.sockets.get(sid) {
+                let (tx, rx) = oneshot::channel();
+                s.register_ack(id, tx);
+                if frames.send(s.transport()) {
+                    waiting.push(rx);
                 }
             }
-            if timed_out {
-                Err((AckError::Timeout, answers))
-            } else {
-                Ok(answers)
-            }
-        }
+        });
+        waiting
     }
 
     /// The selected sockets of every node (this node's and the others' answers within
     /// the cluster's request timeout).
     pub fn fetch_all_sockets(&self) -> impl Future<Output = Vec<RemoteSocket>> + Send + 'static {
         let local = self.local_remote_sockets();
-        let remote = self
-            .cluster()
-            .map(|c| c.fetch_remote(self.ns.name(), self.target()));
+        let remote = self.cluster().map(|c| c.fetch_sockets(self.target()));
         async move {
             let mut all = local;
             if let Some(remote) = remote {
@@ -221,6 +216,7 @@ impl BroadcastOperator {
                 id: s.id().clone(),
                 rooms: s.rooms(),
                 data: s.data(),
+                handshake: super::cluster::handshake_json(&s),
             })
             .collect()
     }
@@ -240,11 +236,7 @@ impl BroadcastOperator {
     /// Puts the selected sockets (of every node unless `local`) in `room`.
     pub fn sockets_join(&self, room: &str) {
         if let Some(c) = self.cluster() {
-            c.publish(ClusterMessage::SocketsJoin {
-                nsp: self.ns.name().to_string(),
-                target: self.target(),
-                rooms: vec![Room::from(room)],
-            });
+            c.sockets_join(&self.target(), vec![Room::from(room)]);
         }
         for s in self.fetch_sockets() {
             s.join(room);
@@ -254,11 +246,7 @@ impl BroadcastOperator {
     /// Takes the selected sockets (of every node unless `local`) out of `room`.
     pub fn sockets_leave(&self, room: &str) {
         if let Some(c) = self.cluster() {
-            c.publish(ClusterMessage::SocketsLeave {
-                nsp: self.ns.name().to_string(),
-                target: self.target(),
-                rooms: vec![Room::from(room)],
-            });
+            c.sockets_leave(&self.target(), vec![Room::from(room)]);
         }
         for s in self.fetch_sockets() {
             s.leave(room);
@@ -269,11 +257,7 @@ impl BroadcastOperator {
     /// their whole connections.
     pub fn disconnect_sockets(&self, close: bool) {
         if let Some(c) = self.cluster() {
-            c.publish(ClusterMessage::DisconnectSockets {
-                nsp: self.ns.name().to_string(),
-                target: self.target(),
-                close,
-            });
+            c.disconnect_sockets(&self.target(), close);
         }
         for s in self.fetch_sockets() {
             if close {

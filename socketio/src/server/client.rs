@@ -7,8 +7,8 @@
 //! closes the whole connection, as the reference server does.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use engineio::server::MessageContext;
@@ -16,7 +16,7 @@ use engineio::{CloseReason, Message};
 use tracing::debug;
 
 use super::IoInner;
-use super::namespace::{ConnectRequest, Namespace};
+use super::namespace::{ConnectInfo, ConnectRequest, Namespace};
 use super::payload::Payload;
 use super::socket::{DisconnectReason, Socket};
 use super::wire;
@@ -33,6 +33,25 @@ pub struct Client {
     reassembler: Reassembler,
     joined: Arc<AtomicBool>,
     closed: bool,
+    /// Namespaces whose CONNECT awaits an asynchronous middleware.
+    pending: Vec<Box<str>>,
+    /// Where those connects land when their middlewares finish (created on first use).
+    inbox: Option<Arc<Mutex<Inbox>>>,
+    /// Stray-ack budget: tokens left and when it was last refilled.
+    stray_acks: Option<(u32, std::time::Instant)>,
+}
+
+/// Results of asynchronous connects, handed from the middleware task to the client.
+#[derive(Default)]
+struct Inbox {
+    /// Set when the connection closed: a late admission is dropped.
+    closed: bool,
+    /// `(namespace, Some(socket))` for an admitted client, `None` for a refused one.
+    arrivals: Vec<(Box<str>, Option<Socket>)>,
+}
+
+fn lock_inbox(inbox: &Mutex<Inbox>) -> MutexGuard<'_, Inbox> {
+    inbox.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Client {
@@ -51,6 +70,40 @@ impl Client {
             reassembler,
             joined,
             closed: false,
+            pending: Vec::new(),
+            inbox: None,
+            stray_acks: None,
+        }
+    }
+
+    /// Counts an ACK for an unknown id; false once the connection is over its budget.
+    fn allow_stray_ack(&mut self) -> bool {
+        let Some(limit) = self.io.config.max_stray_acks_per_minute else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        let (tokens, since) = self.stray_acks.get_or_insert((limit, now));
+        let refill = (now.duration_since(*since).as_millis() * u128::from(limit) / 60_000) as u32;
+        if refill > 0 {
+            *tokens = tokens.saturating_add(refill).min(limit);
+            *since = now;
+        }
+        if *tokens == 0 {
+            return false;
+        }
+        *tokens -= 1;
+        true
+    }
+
+    /// Takes in the connects that asynchronous middlewares finished.
+    fn drain_inbox(&mut self) {
+        let Some(inbox) = &self.inbox else { return };
+        let arrivals = std::mem::take(&mut lock_inbox(inbox).arrivals);
+        for (nsp, socket) in arrivals {
+            self.pending.retain(|p| *p != nsp);
+            if let Some(socket) = socket {
+                self.sockets.insert(nsp, socket);
+            }
         }
     }
 
@@ -94,6 +147,7 @@ impl Client {
                     return self.fail("EVENT without a name");
                 };
                 let args = packet.args().cloned().unwrap_or_else(RawArgs::empty);
+                s.namespace().count_event_received();
                 s.dispatch(
                     &name.to_key(),
                     Payload::from_raw(args, attachments),
@@ -105,8 +159,11 @@ impl Client {
                     return self.fail("ACK for a namespace not joined");
                 };
                 let args = packet.args().cloned().unwrap_or_else(RawArgs::empty);
-                if let Some(id) = packet.ack_id() {
-                    s.handle_ack(id, Payload::from_raw(args, attachments));
+                if let Some(id) = packet.ack_id()
+                    && !s.handle_ack(id, Payload::from_raw(args, attachments))
+                    && !self.allow_stray_ack()
+                {
+                    self.fail("too many ACKs for unknown ids");
                 }
             }
             PacketType::ConnectError => self.fail("CONNECT_ERROR from a client"),
@@ -114,7 +171,7 @@ impl Client {
     }
 
     fn connect(&mut self, nsp: &str, auth: Option<RawJson>) {
-        if self.socket(nsp).is_some() {
+        if self.socket(nsp).is_some() || self.pending.iter().any(|p| **p == *nsp) {
             return self.fail("duplicate CONNECT");
         }
         let Some(ns) = self.io.namespace_for(nsp) else {
@@ -127,6 +184,9 @@ impl Client {
         if let Some(socket) = self.try_restore(&ns, &auth) {
             self.admit(&ns, socket);
             return;
+        }
+        if ns.has_async_middleware() {
+            return self.connect_async(ns, nsp, auth);
         }
         let req = ConnectRequest {
             namespace: ns.name(),
@@ -165,6 +225,66 @@ impl Client {
         self.admit(&ns, socket);
     }
 
+    /// A CONNECT through asynchronous middlewares: they run on their own task, which
+    /// then answers the client and hands the socket over through the inbox. The inbox
+    /// lock is held from the admission check to the end of the connection handler, so
+    /// the client's next packets wait until the handler has registered its listeners.
+    fn connect_async(&mut self, ns: Namespace, nsp: &str, auth: RawJson) {
+        self.pending.push(nsp.into());
+        let inbox = self.inbox.get_or_insert_with(Default::default).clone();
+        let conn = self.conn.clone();
+        let handshake = self.handshake.clone();
+        let joined = self.joined.clone();
+        let nsp: Box<str> = nsp.into();
+        let info = ConnectInfo {
+            namespace: ns.name_arc(),
+            handshake: handshake.clone(),
+            auth: auth.clone(),
+        };
+        tokio::spawn(async move {
+            let result = ns.run_middlewares_async(info).await;
+            let mut ib = lock_inbox(&inbox);
+            if ib.closed || conn.is_closed() {
+                return;
+            }
+            let data = match result {
+                Ok(data) => data,
+                Err(e) => {
+                    let data = e.data.as_ref().map(|d| d.to_string());
+                    conn.send(wire::connect_error(&nsp, &e.message, data.as_deref()));
+                    ib.arrivals.push((nsp, None));
+                    return;
+                }
+            };
+            let pid = ns
+                .inner
+                .recovery
+                .as_ref()
+                .map(|_| Arc::<str>::from(engineio::server::random_id()));
+            let socket = Socket::new(
+                Arc::from(engineio::server::random_id()),
+                pid,
+                ns.clone(),
+                conn.clone(),
+                handshake,
+                auth,
+                false,
+                data,
+            );
+            ns.add_socket(&socket, &[]);
+            conn.send(wire::connect(
+                ns.name(),
+                socket.id(),
+                socket.inner.pid.as_deref(),
+            ));
+            joined.store(true, Ordering::Release);
+            ib.arrivals.push((nsp, Some(socket.clone())));
+            if let Some(handler) = ns.connection_handler() {
+                handler(&socket);
+            }
+        });
+    }
+
     /// A CONNECT with `pid` and `offset` (both strings) may restore a kept session.
     fn try_restore(&mut self, ns: &Namespace, auth: &RawJson) -> Option<Socket> {
         let rec = ns.inner.recovery.as_ref()?;
@@ -173,6 +293,9 @@ impl Client {
         let offset = obj.get("offset")?.as_str()?;
         let (saved, missed) = rec.restore(pid, offset)?;
         if !rec.config.skip_middlewares {
+            if ns.has_async_middleware() {
+                return None;
+            }
             let req = ConnectRequest {
                 namespace: ns.name(),
                 handshake: &self.handshake,
@@ -221,6 +344,7 @@ impl engineio::Connection for Client {
         if self.closed {
             return;
         }
+        self.drain_inbox();
         let result = match msg {
             Message::Text(text) => self.reassembler.handle_text(text),
             Message::Binary(data) => self.reassembler.handle_binary(data),
@@ -241,6 +365,15 @@ impl engineio::Connection for Client {
 
     fn on_close(&mut self, reason: CloseReason) {
         self.reassembler.reset();
+        if let Some(inbox) = &self.inbox {
+            let mut ib = lock_inbox(inbox);
+            ib.closed = true;
+            for (nsp, socket) in ib.arrivals.drain(..) {
+                if let Some(socket) = socket {
+                    self.sockets.insert(nsp, socket);
+                }
+            }
+        }
         let reason = DisconnectReason::from_engine(reason);
         for (_, s) in self.sockets.drain() {
             if s.mark_disconnected() {

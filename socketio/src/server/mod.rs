@@ -25,8 +25,10 @@
 //! # }
 //! ```
 
+mod acks;
 mod broadcast;
 mod client;
+mod cluster;
 mod namespace;
 mod payload;
 mod recovery;
@@ -43,7 +45,8 @@ use engineio::{Engine, Socket as EngineSocket};
 
 pub use broadcast::BroadcastOperator;
 pub use client::Client;
-pub use namespace::{ConnectError, ConnectRequest, Namespace};
+pub use cluster::ServerSideAck;
+pub use namespace::{ConnectError, ConnectInfo, ConnectRequest, MiddlewareFuture, Namespace};
 pub use payload::Payload;
 pub use recovery::RecoveryConfig;
 pub use socket::{AckError, AckSender, DisconnectReason, Socket};
@@ -61,6 +64,10 @@ pub struct Config {
     pub recovery: Option<RecoveryConfig>,
     /// Decoder limits (attachments per packet, JSON depth).
     pub decoder: DecoderConfig,
+    /// Most ACK packets for unknown ids (never asked, already answered, timed out) a
+    /// connection may send per minute before it is closed; `None` (the default, as the
+    /// reference) ignores them all. A guard against ack floods.
+    pub max_stray_acks_per_minute: Option<u32>,
 }
 
 impl Default for Config {
@@ -69,6 +76,7 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(45),
             recovery: None,
             decoder: DecoderConfig::default(),
+            max_stray_acks_per_minute: None,
         }
     }
 }
@@ -110,82 +118,6 @@ impl IoInner {
         Some(ns)
     }
 
-    /// Applies an operation published by another node to this node's sockets.
-    fn on_cluster_message(&self, env: crate::adapter::Envelope) {
-        use crate::adapter::ClusterMessage as M;
-        let ns_of = |nsp: &str| self.read_namespaces().get(nsp).cloned();
-        match env.message {
-            M::Broadcast {
-                nsp,
-                target,
-                event,
-                payload,
-                volatile,
-            } => {
-                if let Some(ns) = ns_of(&nsp) {
-                    let mut op = BroadcastOperator::targeting(ns, target).local();
-                    if volatile {
-                        op = op.volatile();
-                    }
-                    op.emit(&event, payload);
-                }
-            }
-            M::SocketsJoin { nsp, target, rooms } => {
-                if let Some(ns) = ns_of(&nsp) {
-                    let op = BroadcastOperator::targeting(ns, target).local();
-                    for r in &rooms {
-                        op.sockets_join(r);
-                    }
-                }
-            }
-            M::SocketsLeave { nsp, target, rooms } => {
-                if let Some(ns) = ns_of(&nsp) {
-                    let op = BroadcastOperator::targeting(ns, target).local();
-                    for r in &rooms {
-                        op.sockets_leave(r);
-                    }
-                }
-            }
-            M::DisconnectSockets { nsp, target, close } => {
-                if let Some(ns) = ns_of(&nsp) {
-                    BroadcastOperator::targeting(ns, target)
-                        .local()
-                        .disconnect_sockets(close);
-                }
-            }
-            M::FetchSockets {
-                nsp,
-                target,
-                request,
-            } => {
-                // Always answer, even with no sockets, so the asker never waits in vain.
-                let sockets = ns_of(&nsp)
-                    .map(|ns| BroadcastOperator::targeting(ns, target).local_remote_sockets())
-                    .unwrap_or_default();
-                if let Adapter::Cluster(c) = &self.adapter {
-                    c.respond(
-                        env.from,
-                        crate::adapter::ClusterMessage::FetchSocketsResponse { request, sockets },
-                    );
-                }
-            }
-            M::FetchSocketsResponse { request, sockets } => {
-                if let Adapter::Cluster(c) = &self.adapter {
-                    c.on_fetch_response(request, sockets);
-                }
-            }
-            M::ServerSideEmit {
-                nsp,
-                event,
-                payload,
-            } => {
-                if let Some(ns) = ns_of(&nsp) {
-                    ns.run_server_side(&event, payload);
-                }
-            }
-        }
-    }
-
     fn read_namespaces(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Namespace>> {
         self.namespaces.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -210,27 +142,18 @@ impl Io {
     }
 
     /// A server on an adapter: with [`Adapter::Cluster`], broadcasts and socket
-    /// operations reach the sockets of every node on the same pub/sub. Must be called
-    /// inside a tokio runtime.
+    /// operations reach the sockets of every node on the same pub/sub. Each namespace
+    /// subscribes its channels when it is created.
     pub fn with_adapter(config: Config, adapter: Adapter) -> Io {
-        let io = Io {
+        Io {
             inner: Arc::new(IoInner {
                 config,
-                adapter: adapter.clone(),
+                adapter,
                 namespaces: RwLock::new(HashMap::new()),
                 dynamic: RwLock::new(Vec::new()),
                 allow_request: RwLock::new(None),
             }),
-        };
-        if let Adapter::Cluster(cluster) = &adapter {
-            let weak = Arc::downgrade(&io.inner);
-            cluster.subscribe(Box::new(move |env| {
-                if let Some(inner) = weak.upgrade() {
-                    inner.on_cluster_message(env);
-                }
-            }));
         }
-        io
     }
 
     /// The adapter.
@@ -322,10 +245,16 @@ impl Handler for IoHandler {
         {
             let joined = joined.clone();
             let socket = socket.clone();
+            // Ends when the session does, so an abandoned session's memory is not held
+            // until the timeout (10,000 abandoned handshakes kept ~35 MB for 45 s).
             tokio::spawn(async move {
-                tokio::time::sleep(timeout).await;
-                if !joined.load(Ordering::Acquire) {
-                    socket.close();
+                tokio::select! {
+                    () = tokio::time::sleep(timeout) => {
+                        if !joined.load(Ordering::Acquire) {
+                            socket.close();
+                        }
+                    }
+                    () = socket.closed() => {}
                 }
             });
         }

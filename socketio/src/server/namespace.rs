@@ -2,15 +2,17 @@
 //! and (when enabled) its connection state recovery log.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use super::broadcast::BroadcastOperator;
+use super::cluster::ServerSideHandler;
 use super::payload::Payload;
 use super::recovery::{Recovery, RecoveryConfig};
 use super::socket::{DisconnectReason, Socket};
 use super::wire::{self, Frames};
-use crate::adapter::Adapter;
+use crate::adapter::{Adapter, NsCluster};
 use crate::raw::RawJson;
 use crate::rooms::{Room, RoomIndex, Sid};
 
@@ -64,9 +66,33 @@ impl ConnectRequest<'_> {
     }
 }
 
+/// What an asynchronous connect middleware gets: owned copies of the connecting
+/// client's namespace, handshake and CONNECT payload, so it can await (call an auth
+/// service, a database) without borrowing the connection.
+#[derive(Debug, Clone)]
+pub struct ConnectInfo {
+    /// The namespace name.
+    pub namespace: Arc<str>,
+    /// The Engine.IO handshake (query, headers, address).
+    pub handshake: Arc<engineio::Handshake>,
+    /// The CONNECT payload (`{}` when absent).
+    pub auth: RawJson,
+}
+
+/// The future of an asynchronous middleware: `Ok(Some(data))` admits the client and
+/// sets its socket data, `Ok(None)` admits it with the data unchanged, `Err` refuses it.
+pub type MiddlewareFuture =
+    Pin<Box<dyn Future<Output = Result<Option<serde_json::Value>, ConnectError>> + Send>>;
+
+type SyncMiddleware = Arc<dyn Fn(&ConnectRequest<'_>) -> Result<(), ConnectError> + Send + Sync>;
+type AsyncMiddleware = Arc<dyn Fn(ConnectInfo) -> MiddlewareFuture + Send + Sync>;
+
 /// A connect middleware.
-pub(crate) type Middleware =
-    Arc<dyn Fn(&ConnectRequest<'_>) -> Result<(), ConnectError> + Send + Sync>;
+#[derive(Clone)]
+pub(crate) enum Middleware {
+    Sync(SyncMiddleware),
+    Async(AsyncMiddleware),
+}
 /// A connection handler.
 pub(crate) type ConnectionHandler = Arc<dyn Fn(&Socket) + Send + Sync>;
 
@@ -76,15 +102,18 @@ pub(crate) struct NsState {
     pub(crate) rooms: RoomIndex,
 }
 
-/// A handler of events from the other servers of a cluster.
-pub(crate) type ServerSideHandler = Arc<dyn Fn(&str, Payload) + Send + Sync>;
-
 pub(crate) struct NsInner {
     name: Arc<str>,
     pub(crate) adapter: Adapter,
-    server_side: RwLock<Option<ServerSideHandler>>,
+    /// This namespace's side of the cluster protocol (with a cluster adapter).
+    pub(crate) cluster: Option<Arc<NsCluster>>,
+    pub(crate) server_side: RwLock<Option<ServerSideHandler>>,
+    /// Handlers of one server-side event name each, ahead of `server_side`.
+    pub(crate) server_side_named: RwLock<HashMap<String, ServerSideHandler>>,
     pub(crate) state: Mutex<NsState>,
     middlewares: RwLock<Vec<Middleware>>,
+    has_async_middleware: AtomicBool,
+    events_received: AtomicU64,
     on_connection: RwLock<Option<ConnectionHandler>>,
     ack_ids: AtomicU64,
     pub(crate) recovery: Option<Recovery>,
@@ -106,23 +135,37 @@ impl std::fmt::Debug for Namespace {
 
 impl Namespace {
     pub(crate) fn new(name: &str, recovery: Option<RecoveryConfig>, adapter: Adapter) -> Namespace {
-        Namespace {
+        let ns = Namespace {
             inner: Arc::new(NsInner {
                 name: Arc::from(name),
+                cluster: adapter
+                    .as_cluster()
+                    .map(|c| NsCluster::new(c.clone(), name)),
                 adapter,
                 server_side: RwLock::new(None),
+                server_side_named: RwLock::new(HashMap::new()),
                 state: Mutex::new(NsState::default()),
                 middlewares: RwLock::new(Vec::new()),
+                has_async_middleware: AtomicBool::new(false),
+                events_received: AtomicU64::new(0),
                 on_connection: RwLock::new(None),
                 ack_ids: AtomicU64::new(0),
                 recovery: recovery.map(Recovery::new),
             }),
+        };
+        if let Some(c) = &ns.inner.cluster {
+            c.start(&ns);
         }
+        ns
     }
 
     /// The name (`/`, `/admin`, …).
     pub fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    pub(crate) fn name_arc(&self) -> Arc<str> {
+        self.inner.name.clone()
     }
 
     /// Adds a connect middleware; middlewares run in order and the first refusal wins.
@@ -134,7 +177,32 @@ impl Namespace {
             .middlewares
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .push(Arc::new(middleware));
+            .push(Middleware::Sync(Arc::new(middleware)));
+        self
+    }
+
+    /// Adds an asynchronous connect middleware (it may await, e.g. an HTTP call to an
+    /// auth service). Middlewares, synchronous or not, run in the order they were added
+    /// and the first refusal wins. While one is pending the client's CONNECT is not
+    /// answered; the server's connect timeout still applies. A namespace with an
+    /// asynchronous middleware runs its middlewares on restored sessions too only when
+    /// recovery does not skip them; such a restore is then refused and the client
+    /// connects anew (with the middlewares).
+    pub fn use_async_middleware<F, Fut>(&self, middleware: F) -> &Self
+    where
+        F: Fn(ConnectInfo) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Option<serde_json::Value>, ConnectError>> + Send + 'static,
+    {
+        self.inner
+            .middlewares
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Middleware::Async(Arc::new(move |info| {
+                Box::pin(middleware(info)) as MiddlewareFuture
+            })));
+        self.inner
+            .has_async_middleware
+            .store(true, Ordering::Release);
         self
     }
 
@@ -163,39 +231,28 @@ impl Namespace {
         self.broadcast().emit(event, payload);
     }
 
-    /// Sends an event to the other servers of the cluster (not to clients); they get it
-    /// in their [`Namespace::on_server_side`] handler.
-    pub fn server_side_emit(&self, event: &str, payload: Payload) {
-        if let Some(c) = self.inner.adapter.as_cluster() {
-            c.publish(crate::adapter::ClusterMessage::ServerSideEmit {
-                nsp: self.name().to_string(),
-                event: event.to_string(),
-                payload,
-            });
-        }
+    /// Whether this namespace shares its operations with other nodes (a cluster adapter).
+    pub fn is_clustered(&self) -> bool {
+        self.inner.adapter.as_cluster().is_some()
     }
 
-    /// Sets the handler of events sent by other servers with
-    /// [`Namespace::server_side_emit`].
-    pub fn on_server_side(&self, handler: impl Fn(&str, Payload) + Send + Sync + 'static) -> &Self {
-        *self
-            .inner
-            .server_side
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(handler));
-        self
+    /// How many events clients sent to this namespace on this node (acks not counted).
+    pub fn events_received(&self) -> u64 {
+        self.inner.events_received.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn run_server_side(&self, event: &str, payload: Payload) {
-        let handler = self
-            .inner
-            .server_side
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some(h) = handler {
-            h(event, payload);
-        }
+    pub(crate) fn count_event_received(&self) {
+        self.inner.events_received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Engine.IO session ids of this node's sockets (e.g. to count them by transport
+    /// with [`engineio::Engine::count_transports`]).
+    pub fn engine_sids(&self) -> Vec<Arc<str>> {
+        self.lock()
+            .sockets
+            .values()
+            .map(|s| s.handshake().sid.clone())
+            .collect()
     }
 
     /// Number of connected sockets on this node.
@@ -216,14 +273,54 @@ impl Namespace {
         self.inner.ack_ids.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub(crate) fn run_middlewares(&self, req: &ConnectRequest<'_>) -> Result<(), ConnectError> {
-        let mws: Vec<Middleware> = self
-            .inner
+    fn middlewares(&self) -> Vec<Middleware> {
+        self.inner
             .middlewares
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        mws.iter().try_for_each(|m| m(req))
+            .clone()
+    }
+
+    /// Whether a CONNECT must go through [`Namespace::run_middlewares_async`].
+    pub(crate) fn has_async_middleware(&self) -> bool {
+        self.inner.has_async_middleware.load(Ordering::Acquire)
+    }
+
+    /// Runs the (all synchronous) middlewares; an asynchronous one refuses, as the
+    /// caller should have used [`Namespace::run_middlewares_async`].
+    pub(crate) fn run_middlewares(&self, req: &ConnectRequest<'_>) -> Result<(), ConnectError> {
+        self.middlewares().iter().try_for_each(|m| match m {
+            Middleware::Sync(m) => m(req),
+            Middleware::Async(_) => Err(ConnectError::new("server error")),
+        })
+    }
+
+    /// Runs every middleware in order; the socket data they set on success.
+    pub(crate) async fn run_middlewares_async(
+        &self,
+        info: ConnectInfo,
+    ) -> Result<serde_json::Value, ConnectError> {
+        let mut data = serde_json::Value::Null;
+        for m in self.middlewares() {
+            match m {
+                Middleware::Sync(m) => {
+                    let req = ConnectRequest {
+                        namespace: &info.namespace,
+                        handshake: &info.handshake,
+                        auth: &info.auth,
+                        data: std::sync::Mutex::new(data),
+                    };
+                    m(&req)?;
+                    data = req.take_data();
+                }
+                Middleware::Async(m) => {
+                    if let Some(d) = m(info.clone()).await? {
+                        data = d;
+                    }
+                }
+            }
+        }
+        Ok(data)
     }
 
     pub(crate) fn connection_handler(&self) -> Option<ConnectionHandler> {

@@ -339,9 +339,14 @@ impl Socket {
     }
 
     /// An ACK from the client for one of our emits; unknown ids are ignored.
-    pub(crate) fn handle_ack(&self, id: u64, payload: Payload) {
-        if let Some(tx) = lock(&self.inner.acks).remove(&id) {
-            let _ = tx.send(payload);
+    /// Hands an ACK to its waiter; false when no ack with this id is awaited.
+    pub(crate) fn handle_ack(&self, id: u64, payload: Payload) -> bool {
+        match lock(&self.inner.acks).remove(&id) {
+            Some(tx) => {
+                let _ = tx.send(payload);
+                true
+            }
+            None => false,
         }
     }
 

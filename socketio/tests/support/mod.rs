@@ -79,6 +79,12 @@ impl Client {
         }
     }
 
+    /// Closes the Engine.IO session (a close packet `1`).
+    pub(crate) async fn close(&mut self) {
+        let (status, body) = http(self.addr, "POST", &self.url, "1").await;
+        assert_eq!((status, body.as_str()), (200, "ok"));
+    }
+
     /// The next Engine.IO packet, as is.
     pub(crate) async fn recv_raw(&mut self) -> String {
         if let Some(p) = self.queue.pop_front() {
