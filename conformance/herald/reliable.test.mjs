@@ -231,7 +231,7 @@ describe("herald reliable delivery with the Redis store", () => {
   const config = () =>
     `[redis]\nurl = "redis://127.0.0.1:${redisPort}/"\n` + site("app", "/", 'enabled = true\nclient_ttl = "1h"');
 
-  it("keeps messages across a herald restart (SIGKILL) and delivers them once", async () => {
+  it("redelivers an unacked message after a herald crash (SIGKILL), same id, then once acked never again", async () => {
     let h = await startHerald({ config: config() });
     const send = (body) =>
       fetch(`${h.url}/send?site=app`, {
@@ -239,7 +239,19 @@ describe("herald reliable delivery with the Redis store", () => {
         headers: { "Content-Type": "application/json", "X-API-Key": KEY },
         body: JSON.stringify(body),
       });
+    // Delivered to a connected client that has not acked yet when herald dies: it is
+    // delivered again after the restart, with the same id.
+    const before = await new Promise((resolve, reject) => {
+      const s = io(h.url, { auth: { token: h.token("ivy", "app") }, forceNew: true, reconnection: false });
+      const got = [];
+      s.on("kept", (...args) => got.push(args.slice(0, -1))); // the ack callback is dropped: no ack
+      s.on("connect", () => resolve({ s, got }));
+      s.on("connect_error", reject);
+    });
     const { id } = await (await send({ rooms: ["user:ivy"], event: "kept", args: ["across restarts"], reliable: true })).json();
+    await until(() => before.got.length === 1, 5000, "live delivery");
+    assert.deepEqual(before.got[0], ["across restarts", id]);
+    before.s.close();
     h.child.kill("SIGKILL");
     await new Promise((r) => h.child.once("exit", r));
 
