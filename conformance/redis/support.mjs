@@ -2,7 +2,7 @@
 // herald binary with a TOML config (`[redis] url`), socket.io-client connections with
 // JWT tokens, POST /send, /readyz and /metrics, and event collectors.
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -155,6 +155,7 @@ ${sites}
         child.kill("SIGTERM");
         await new Promise((r) => child.once("exit", r));
       }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
   await until("herald subscribed to Redis", async () => (await h.readyz()) === 200);

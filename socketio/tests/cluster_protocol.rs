@@ -253,6 +253,12 @@ async fn broadcast_with_acks_collects_every_node() {
     let (err, partial) = acks.await.unwrap().unwrap_err();
     assert_eq!(err, AckError::Timeout);
     assert_eq!(partial.len(), 1);
+    // The unanswered ack is forgotten on both nodes (B's waiter ends at the same timeout).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for io in [&a, &b] {
+        let sockets = io.of("/").broadcast().fetch_sockets();
+        assert_eq!(sockets[0].pending_ack_count(), 0);
+    }
 }
 
 #[tokio::test]

@@ -585,7 +585,8 @@ impl NsCluster {
             .timeout
             .map_or(self.request_timeout(), Duration::from_millis);
         let op = BroadcastOperator::targeting(ns.clone(), opts.target()).local();
-        let waiting = op.send_with_ack(event, &Payload::from_values(packet.args().to_vec()));
+        let (waiting, cleanup) =
+            op.send_with_ack(event, &Payload::from_values(packet.args().to_vec()));
         self.respond(&Response::ClientCount {
             request_id: request_id.clone(),
             count: waiting.len() as u64,
@@ -595,6 +596,8 @@ impl NsCluster {
         }
         let me = self.clone();
         tokio::spawn(async move {
+            // Unanswered acks are forgotten when this task ends.
+            let _cleanup = cleanup;
             let deadline = Instant::now() + timeout;
             let mut acks: FuturesUnordered<_> = waiting.into_iter().collect();
             while let Ok(Some(answer)) = tokio::time::timeout_at(deadline, acks.next()).await {

@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::{mpsc, oneshot};
 
+use super::broadcast::AckCleanup;
 use super::payload::Payload;
 use super::socket::AckError;
 use crate::adapter::wire::Response;
@@ -21,6 +22,7 @@ pub(crate) async fn collect(
     waiting: Vec<oneshot::Receiver<Payload>>,
     remote: Option<RemoteAcks>,
     timeout: Duration,
+    _cleanup: AckCleanup,
 ) -> Result<Vec<Payload>, (AckError, Vec<Payload>)> {
     {
         let deadline = tokio::time::Instant::now() + timeout;

@@ -168,31 +168,37 @@ impl BroadcastOperator {
         let remote = self
             .cluster()
             .map(|c| c.broadcast_with_ack(event, &payload, &self.target(), timeout));
-        let waiting = self.send_with_ack(event, &payload);
-        super::acks::collect(waiting, remote, timeout)
+        let (waiting, cleanup) = self.send_with_ack(event, &payload);
+        super::acks::collect(waiting, remote, timeout, cleanup)
     }
 
     /// Sends an event with an ack request to the selected sockets of this node; one
-    /// receiver per socket reached.
+    /// receiver per socket reached. Dropping the [`AckCleanup`] forgets the acks that
+    /// did not come (so clients that never answer do not grow their sockets' ack tables).
     pub(crate) fn send_with_ack(
         &self,
         event: &str,
         payload: &Payload,
-    ) -> Vec<oneshot::Receiver<Payload>> {
+    ) -> (Vec<oneshot::Receiver<Payload>>, AckCleanup) {
         let id = self.ns.next_ack_id();
         let frames = wire::event(self.ns.name(), event, payload, Some(id));
         let mut waiting = Vec::new();
+        let mut cleanup = AckCleanup {
+            id,
+            sockets: Vec::new(),
+        };
         let st = self.ns.lock();
         st.rooms.for_each_target(&self.rooms, &self.except, |sid| {
             if let Some(s) = st.sockets.get(sid) {
                 let (tx, rx) = oneshot::channel();
                 s.register_ack(id, tx);
+                cleanup.sockets.push(s.clone());
                 if frames.send(s.transport()) {
                     waiting.push(rx);
                 }
             }
         });
-        waiting
+        (waiting, cleanup)
     }
 
     /// The selected sockets of every node (this node's and the others' answers within
@@ -267,6 +273,22 @@ impl BroadcastOperator {
             } else {
                 s.disconnect();
             }
+        }
+    }
+}
+
+/// Removes an ack id from the sockets it was sent to when dropped (answered acks are
+/// already gone; this drops the ones that timed out).
+#[derive(Debug)]
+pub(crate) struct AckCleanup {
+    id: u64,
+    sockets: Vec<Socket>,
+}
+
+impl Drop for AckCleanup {
+    fn drop(&mut self) {
+        for s in &self.sockets {
+            s.forget_ack(self.id);
         }
     }
 }

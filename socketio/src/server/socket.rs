@@ -365,6 +365,17 @@ impl Socket {
         lock(&self.inner.handlers).clear();
     }
 
+    /// How many acks of this socket's client are awaited (for tests).
+    #[doc(hidden)]
+    pub fn pending_ack_count(&self) -> usize {
+        lock(&self.inner.acks).len()
+    }
+
+    /// Drops a pending ack (its waiter gave up).
+    pub(crate) fn forget_ack(&self, id: u64) {
+        lock(&self.inner.acks).remove(&id);
+    }
+
     pub(crate) fn register_ack(&self, id: u64, tx: oneshot::Sender<Payload>) {
         lock(&self.inner.acks).insert(id, tx);
     }
