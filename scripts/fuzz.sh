@@ -63,6 +63,7 @@ dict_for() {
   local prefix=${1%%_*} file=""
   case $prefix in
     eio) file=dict/engineio.dict ;;
+    herald) file=dict/herald.dict ;;
     sio) file=dict/socketio.dict ;;
     *) file=dict/$prefix.dict ;;
   esac

@@ -11,6 +11,8 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod origin;
 pub mod site;
