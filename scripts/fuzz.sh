@@ -34,10 +34,12 @@ fi
 export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
+started=$SECONDS
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz.sh: installing cargo-fuzz"
   cargo install cargo-fuzz --locked || { echo "fuzz.sh: cannot install cargo-fuzz" >&2; exit 1; }
 fi
+install_secs=$((SECONDS - started))
 
 cd "$root/fuzz" || exit 1
 
@@ -63,6 +65,7 @@ dict_for() {
   local prefix=${1%%_*} file=""
   case $prefix in
     eio) file=dict/engineio.dict ;;
+    herald) file=dict/herald.dict ;;
     sio) file=dict/socketio.dict ;;
     *) file=dict/$prefix.dict ;;
   esac
@@ -70,6 +73,18 @@ dict_for() {
 }
 
 mkdir -p target/fuzz-logs
+# Build every target first, so that the timings below are separate.
+started=$SECONDS
+: >target/fuzz-logs/build.log
+for t in "${targets[@]}"; do
+  if ! cargo fuzz build "$t" >>target/fuzz-logs/build.log 2>&1; then
+    echo "fuzz.sh: building $t failed (fuzz/target/fuzz-logs/build.log):" >&2
+    tail -n 20 target/fuzz-logs/build.log >&2
+    exit 1
+  fi
+done
+build_secs=$((SECONDS - started))
+started=$SECONDS
 failed=()
 summary=()
 for t in "${targets[@]}"; do
@@ -114,7 +129,7 @@ for t in "${targets[@]}"; do
   fi
 done
 
-echo "=== summary (${secs}s per target)"
+echo "=== summary (${secs}s per target; cargo-fuzz install ${install_secs}s, build ${build_secs}s, runs $((SECONDS - started))s)"
 printf '%s\n' "${summary[@]}"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz.sh: crashed or failed: ${failed[*]}" >&2

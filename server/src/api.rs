@@ -43,6 +43,16 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The error code of the JSON answer (`bad_json`, `reserved_event`, …).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status,
@@ -178,32 +188,10 @@ async fn route(
                     "/send/batch takes application/json",
                 ));
             }
-            #[derive(Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct Batch<'a> {
-                #[serde(borrow)]
-                messages: Vec<&'a RawValue>,
-            }
-            let batch: Batch<'_> = serde_json::from_slice(&body).map_err(bad_json)?;
-            if batch.messages.len() > MAX_BATCH {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "too_many_messages",
-                    format!("at most {MAX_BATCH} messages per batch"),
-                ));
-            }
-            let msgs = batch
-                .messages
-                .iter()
-                .map(|m| {
-                    parse_message(m.get().as_bytes(), false).map(|mut m| {
-                        m.resync |= resync_query;
-                        m
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let msgs = parse_batch(&body)?;
             let mut ids = Vec::with_capacity(msgs.len());
-            for m in msgs {
+            for mut m in msgs {
+                m.resync |= resync_query;
                 metrics.message_sent(&site.name);
                 ids.push(deliver(site, m).await?);
             }
@@ -323,13 +311,13 @@ fn bad_json(e: serde_json::Error) -> ApiError {
 
 /// One message to deliver.
 #[derive(Debug)]
-struct Message {
-    rooms: Vec<String>,
-    except: Vec<String>,
-    event: String,
-    args: RawArgs,
-    reliable: bool,
-    resync: bool,
+pub(crate) struct Message {
+    pub(crate) rooms: Vec<String>,
+    pub(crate) except: Vec<String>,
+    pub(crate) event: String,
+    pub(crate) args: RawArgs,
+    pub(crate) reliable: bool,
+    pub(crate) resync: bool,
 }
 
 #[derive(Deserialize)]
@@ -348,7 +336,30 @@ impl OneOrMany {
     }
 }
 
-fn parse_message(body: &[u8], form: bool) -> Result<Message, ApiError> {
+/// The messages of a `/send/batch` body (all or none).
+pub(crate) fn parse_batch(body: &[u8]) -> Result<Vec<Message>, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Batch<'a> {
+        #[serde(borrow)]
+        messages: Vec<&'a RawValue>,
+    }
+    let batch: Batch<'_> = serde_json::from_slice(body).map_err(bad_json)?;
+    if batch.messages.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_messages",
+            format!("at most {MAX_BATCH} messages per batch"),
+        ));
+    }
+    batch
+        .messages
+        .iter()
+        .map(|m| parse_message(m.get().as_bytes(), false))
+        .collect()
+}
+
+pub(crate) fn parse_message(body: &[u8], form: bool) -> Result<Message, ApiError> {
     let (rooms, except, event, args_text, reliable, resync) = if form {
         let mut rooms = Vec::new();
         let mut except = Vec::new();

@@ -12,6 +12,8 @@ pub mod auth;
 pub mod cli;
 pub mod client_rooms;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod origin;
 pub mod redis;

@@ -129,7 +129,7 @@ pub fn redis_decode(data: &[u8]) {
     }
 }
 
-/// Operation sequences on the Socket.IO state of one connection ([`Client`]), driven the
+/// Operation sequences on the Socket.IO state of one connection ([`Client`](crate::server::Client)), driven the
 /// way the Engine.IO session drives it, over a detached transport. `data` is read two
 /// bytes at a time: `op % 8` picks the operation, `arg` its variant:
 ///
