@@ -163,7 +163,8 @@ md += [
     "| | |",
     "|---|---|",
     f"| machine | {meta['cpu_model']}, {meta['cpus']} cores, {meta['mem']}, Linux {meta['kernel']}, open-file limit {meta['fd_limit']} per process |",
-    f"| pinning | server on core {meta['server_cpu']}, load generator (all its processes) on core {meta['gen_cpu']} (`taskset`) |",
+    f"| pinning | server on core {meta['server_cpu']}, load generator (all its processes) on core {meta['gen_cpu']} (`taskset`)"
+    + (f"; both at nice {meta['nice']}" if meta.get("nice", "0") != "0" else "") + " |",
     f"| load average | {meta['load_start']} at the start, {meta['load_end']} at the end"
     + (f", up to {meta['load_max']} (1-min) during the run" if meta.get("load_max") else "")
     + " (the machine is shared with other sessions' builds and tests) |",
