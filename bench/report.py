@@ -23,7 +23,11 @@ for line in open(f"{results_dir}/results.jsonl"):
     line = line.strip()
     if not line:
         continue
-    r = json.loads(line)
+    try:
+        r = json.loads(line)
+    except json.JSONDecodeError:
+        print(f"report.py: skipping a truncated result line: {line[:80]}", file=sys.stderr)
+        continue
     scen, srv = r["label"].split("|")
     # Work per second of server CPU: steadier than rates on a machine shared with others.
     for rate in ("deliveries_per_s", "round_trips_per_s", "connects_per_s"):

@@ -179,7 +179,7 @@ for entry in "${scenarios[@]}"; do
           --net "$net" --label "$name|$srv" --run "$run" --out "$results" "${extra[@]}" >/dev/null 2>"$results_dir/loadgen.err"; then
         echo "  failed: $(tail -1 "$results_dir/loadgen.err")" >&2
         printf '{"label":"%s|%s","run":%s,"error":%s}\n' "$name" "$srv" "$run" \
-          "$(tail -1 "$results_dir/loadgen.err" | python3 -c 'import json,sys;print(json.dumps(sys.stdin.read().strip()))')" >>"$results"
+          "$(tail -1 "$results_dir/loadgen.err" | python3 -c 'import json,sys;print(json.dumps(sys.stdin.read().strip()))')" >>"$results" || true
       fi
       stop_server
     done
