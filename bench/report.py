@@ -23,7 +23,11 @@ for line in open(f"{results_dir}/results.jsonl"):
     line = line.strip()
     if not line:
         continue
-    r = json.loads(line)
+    try:
+        r = json.loads(line)
+    except json.JSONDecodeError:
+        print(f"report.py: skipping a truncated result line: {line[:80]}", file=sys.stderr)
+        continue
     scen, srv = r["label"].split("|")
     # Work per second of server CPU: steadier than rates on a machine shared with others.
     for rate in ("deliveries_per_s", "round_trips_per_s", "connects_per_s"):
@@ -163,7 +167,8 @@ md += [
     "| | |",
     "|---|---|",
     f"| machine | {meta['cpu_model']}, {meta['cpus']} cores, {meta['mem']}, Linux {meta['kernel']}, open-file limit {meta['fd_limit']} per process |",
-    f"| pinning | server on core {meta['server_cpu']}, load generator (all its processes) on core {meta['gen_cpu']} (`taskset`) |",
+    f"| pinning | server on core {meta['server_cpu']}, load generator (all its processes) on core {meta['gen_cpu']} (`taskset`)"
+    + (f"; both at nice {meta['nice']}" if meta.get("nice", "0") != "0" else "") + " |",
     f"| load average | {meta['load_start']} at the start, {meta['load_end']} at the end"
     + (f", up to {meta['load_max']} (1-min) during the run" if meta.get("load_max") else "")
     + " (the machine is shared with other sessions' builds and tests) |",

@@ -17,7 +17,7 @@ use crate::proto::{now_us, stamped};
 
 pub async fn run(a: &Args, p: &Plan) -> Result<Value, String> {
     let step_s: f64 = a.get_or("step", 4.0)?;
-    let conns: u64 = a.get_or("http-conns", 16)?;
+    let conns: u64 = a.get_or("http-conns", 64)?;
     let rates: Vec<u64> = a
         .str_or("rates", "1000,2000,5000,10000,20000,40000")
         .split(',')
