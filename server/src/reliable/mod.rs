@@ -37,9 +37,26 @@ enum Backend {
     Redis(RedisStore),
 }
 
+/// An ack to apply to the store, in the order clients sent them.
+#[derive(Debug)]
+enum AckJob {
+    One {
+        user: String,
+        id: MessageId,
+        ns: Namespace,
+    },
+    Batch {
+        user: String,
+        ids: Vec<MessageId>,
+    },
+}
+
 /// The reliable delivery of one site.
 #[derive(Debug)]
 pub struct Reliable {
+    /// Acks go through one worker, so they reach the store in arrival order (the
+    /// out-of-order rule of `resync` depends on it).
+    acks: tokio::sync::mpsc::UnboundedSender<AckJob>,
     backend: Backend,
     ack_timeout: Duration,
     always: bool,
@@ -64,12 +81,11 @@ impl Reliable {
     /// The reliable delivery of a site with an in-memory store (one node); sweeps
     /// expired messages every minute while it lives.
     pub fn in_memory(cfg: &ReliableSection, user_room_prefix: &str) -> Arc<Reliable> {
-        let r = Arc::new(Reliable {
-            backend: Backend::Memory(Mutex::new(MemoryStore::new(limits(cfg)))),
-            ack_timeout: cfg.ack_timeout.0,
-            always: cfg.always,
-            user_room_prefix: user_room_prefix.to_string(),
-        });
+        let r = Reliable::start(
+            Backend::Memory(Mutex::new(MemoryStore::new(limits(cfg)))),
+            cfg,
+            user_room_prefix,
+        );
         let weak: Weak<Reliable> = Arc::downgrade(&r);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -97,12 +113,52 @@ impl Reliable {
         key_prefix: &str,
         site: &str,
     ) -> Result<Arc<Reliable>, StoreError> {
-        Ok(Arc::new(Reliable {
-            backend: Backend::Redis(RedisStore::new(url, key_prefix, site, limits(cfg))?),
+        Ok(Reliable::start(
+            Backend::Redis(RedisStore::new(url, key_prefix, site, limits(cfg))?),
+            cfg,
+            user_room_prefix,
+        ))
+    }
+
+    fn start(backend: Backend, cfg: &ReliableSection, user_room_prefix: &str) -> Arc<Reliable> {
+        let (acks, mut jobs) = tokio::sync::mpsc::unbounded_channel();
+        let r = Arc::new(Reliable {
+            acks,
+            backend,
             ack_timeout: cfg.ack_timeout.0,
             always: cfg.always,
             user_room_prefix: user_room_prefix.to_string(),
-        }))
+        });
+        let weak = Arc::downgrade(&r);
+        tokio::spawn(async move {
+            while let Some(job) = jobs.recv().await {
+                let Some(me) = weak.upgrade() else { return };
+                me.apply(job).await;
+            }
+        });
+        r
+    }
+
+    async fn apply(&self, job: AckJob) {
+        match job {
+            AckJob::One { user, id, ns } => match self.ack(&user, id, now_ms()).await {
+                Ok(Acked::Resync { cleared }) => {
+                    debug!(
+                        cleared,
+                        "out-of-order ack of a resync message: queue cleared"
+                    );
+                    ns.to(&self.user_room(&user))
+                        .emit("resync", resync_reason("missed"));
+                }
+                Ok(_) => {}
+                Err(e) => warn!("{e}; the message stays pending and will be delivered again"),
+            },
+            AckJob::Batch { user, ids } => {
+                if let Err(e) = self.ack_all(&user, &ids).await {
+                    warn!("{e}; the batch stays pending and will be delivered again");
+                }
+            }
+        }
     }
 
     /// Whether every message to user rooms is reliable (`always`).
@@ -258,27 +314,13 @@ impl Reliable {
             warn!("a stored reliable message has invalid arguments; dropped");
             return;
         };
-        let ack = socket.emit_with_ack(&msg.event, payload, self.ack_timeout);
-        let me = self.clone();
+        let acks = self.acks.clone();
         let user = user.to_string();
         let id = msg.id;
         let ns = socket.namespace().clone();
-        tokio::spawn(async move {
-            if ack.await.is_err() {
-                return; // timed out or disconnected: stays pending for the next connection
-            }
-            match me.ack(&user, id, now_ms()).await {
-                Ok(Acked::Resync { cleared }) => {
-                    debug!(
-                        cleared,
-                        "out-of-order ack of a resync message: queue cleared"
-                    );
-                    ns.to(&me.user_room(&user))
-                        .emit("resync", resync_reason("missed"));
-                }
-                Ok(_) => {}
-                Err(e) => warn!("{e}; the message stays pending and will be delivered again"),
-            }
+        // Not acked in time, or disconnected: it stays pending for the next connection.
+        socket.emit_with_ack_callback(&msg.event, payload, self.ack_timeout, move |_| {
+            let _ = acks.send(AckJob::One { user, id, ns });
         });
     }
 
@@ -323,15 +365,10 @@ impl Reliable {
             return;
         };
         let ids: Vec<MessageId> = pending.iter().map(|m| m.id).collect();
-        let ack = socket.emit_with_ack("batch", payload, self.ack_timeout);
-        let me = self.clone();
+        let acks = self.acks.clone();
         let user = user.to_string();
-        tokio::spawn(async move {
-            if ack.await.is_ok()
-                && let Err(e) = me.ack_all(&user, &ids).await
-            {
-                warn!("{e}; the batch stays pending and will be delivered again");
-            }
+        socket.emit_with_ack_callback("batch", payload, self.ack_timeout, move |_| {
+            let _ = acks.send(AckJob::Batch { user, ids });
         });
     }
 }

@@ -125,6 +125,12 @@ impl AckSender {
     }
 }
 
+/// Who waits for an ack: a future's channel, or a callback run on arrival.
+pub(crate) enum AckWaiter {
+    Channel(oneshot::Sender<Payload>),
+    Callback(Box<dyn FnOnce(Payload) + Send>),
+}
+
 pub(crate) struct SocketInner {
     pub(crate) id: Sid,
     pub(crate) pid: Option<Arc<str>>,
@@ -135,7 +141,7 @@ pub(crate) struct SocketInner {
     pub(crate) recovered: bool,
     handlers: Mutex<HashMap<Box<str>, EventHandler>>,
     disconnect_handlers: Mutex<Vec<DisconnectHandler>>,
-    pub(crate) acks: Mutex<HashMap<u64, oneshot::Sender<Payload>>>,
+    pub(crate) acks: Mutex<HashMap<u64, AckWaiter>>,
     data: Mutex<serde_json::Value>,
     connected: AtomicBool,
 }
@@ -270,7 +276,7 @@ impl Socket {
     ) -> impl Future<Output = Result<Payload, AckError>> + Send + 'static {
         let id = self.inner.ns.next_ack_id();
         let (tx, rx) = oneshot::channel();
-        lock(&self.inner.acks).insert(id, tx);
+        lock(&self.inner.acks).insert(id, AckWaiter::Channel(tx));
         let frames = wire::event(self.inner.ns.name(), event, &payload, Some(id));
         frames.send(&self.inner.conn);
         let me = self.clone();
@@ -284,6 +290,28 @@ impl Socket {
                 }
             }
         }
+    }
+
+    /// Emits an event with an ack request; `on_ack` runs when the client answers, on the
+    /// connection's task, so the answers of one client are handled in the order they
+    /// arrive (which the futures of [`Socket::emit_with_ack`], woken on other tasks, do
+    /// not guarantee). Past `timeout` or on disconnect `on_ack` is dropped, never called.
+    pub fn emit_with_ack_callback(
+        &self,
+        event: &str,
+        payload: Payload,
+        timeout: Duration,
+        on_ack: impl FnOnce(Payload) + Send + 'static,
+    ) {
+        let id = self.inner.ns.next_ack_id();
+        lock(&self.inner.acks).insert(id, AckWaiter::Callback(Box::new(on_ack)));
+        let frames = wire::event(self.inner.ns.name(), event, &payload, Some(id));
+        frames.send(&self.inner.conn);
+        let me = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            lock(&me.inner.acks).remove(&id);
+        });
     }
 
     /// Joins a room.
@@ -341,9 +369,14 @@ impl Socket {
     /// An ACK from the client for one of our emits; unknown ids are ignored.
     /// Hands an ACK to its waiter; false when no ack with this id is awaited.
     pub(crate) fn handle_ack(&self, id: u64, payload: Payload) -> bool {
-        match lock(&self.inner.acks).remove(&id) {
-            Some(tx) => {
+        let waiter = lock(&self.inner.acks).remove(&id);
+        match waiter {
+            Some(AckWaiter::Channel(tx)) => {
                 let _ = tx.send(payload);
+                true
+            }
+            Some(AckWaiter::Callback(on_ack)) => {
+                on_ack(payload);
                 true
             }
             None => false,
@@ -377,6 +410,6 @@ impl Socket {
     }
 
     pub(crate) fn register_ack(&self, id: u64, tx: oneshot::Sender<Payload>) {
-        lock(&self.inner.acks).insert(id, tx);
+        lock(&self.inner.acks).insert(id, AckWaiter::Channel(tx));
     }
 }
