@@ -278,6 +278,11 @@ fn content_kind(req: &Request<Incoming>) -> Result<bool, ApiError> {
     }
 }
 
+/// Announced bodies over [`MAX_BODY`] up to this size are drained before the 413.
+const DRAIN_LIMIT: usize = 8 << 20;
+/// The longest a refused body is drained.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
@@ -286,8 +291,16 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
             format!("the body is over {MAX_BODY} bytes"),
         )
     };
-    // A Content-Length over the limit is refused before any of the body is read.
-    if hyper::body::Body::size_hint(req.body()).lower() > MAX_BODY as u64 {
+    // A Content-Length over the limit is refused without keeping the body. A moderately
+    // large one is read and dropped first (bounded in size and time), so a client that is
+    // still sending reads the 413 instead of a connection reset; a huge one (or a slow
+    // one) is refused at once.
+    let announced = hyper::body::Body::size_hint(req.body()).lower();
+    if announced > MAX_BODY as u64 {
+        if announced <= DRAIN_LIMIT as u64 {
+            let drain = Limited::new(req.into_body(), DRAIN_LIMIT).collect();
+            let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+        }
         return Err(too_large());
     }
     match Limited::new(req.into_body(), MAX_BODY).collect().await {
