@@ -342,3 +342,39 @@ async fn a_flood_of_acks_for_unknown_ids_closes_the_connection_when_limited() {
         }
     }
 }
+
+#[tokio::test]
+async fn ack_callbacks_run_in_arrival_order_and_never_after_the_timeout() {
+    let io = Io::new(Config::default());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    {
+        let seen = seen.clone();
+        io.of("/").on_connection(move |s| {
+            for i in 0..3 {
+                let seen = seen.clone();
+                s.emit_with_ack_callback("n", Payload::one(i), Duration::from_secs(5), move |_| {
+                    seen.lock().unwrap().push(i);
+                });
+            }
+            let seen = seen.clone();
+            s.emit_with_ack_callback(
+                "late",
+                Payload::empty(),
+                Duration::from_millis(50),
+                move |_| {
+                    seen.lock().unwrap().push(99);
+                },
+            );
+        });
+    }
+    let addr = support::serve(&io).await;
+    let mut c = Client::connect(addr).await;
+    for _ in 0..4 {
+        c.recv().await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Three acks in one payload, then the late one after its timeout.
+    c.send("30[]\u{1e}431[]\u{1e}432[]\u{1e}433[]").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(*seen.lock().unwrap(), [0, 1, 2]);
+}
