@@ -62,6 +62,12 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 fuzz_check_targets "${targets[@]}"
 
+# libfuzzer-sys compiles libFuzzer (C++) in its build script.
+if ! command -v "${CXX:-c++}" >/dev/null 2>&1; then
+  echo "fuzz-ci.sh: no C++ compiler (${CXX:-c++}) to build libFuzzer; install one" \
+    "(Debian: apt-get install g++) or set CXX" >&2
+  exit 1
+fi
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 triple=$(rustc -vV | sed -n 's/^host: //p')
 ci=$root/fuzz/target/ci
