@@ -35,12 +35,13 @@ fuzz_dict() {
 }
 
 # fuzz_report TARGET LOG RC REPRODUCE: prints one summary line for a finished run
-# (executions, exec/s, coverage and features from libFuzzer's last status line, new units,
-# peak RSS) and, when RC is not 0, what crashed: the panic or sanitizer report, the
+# (fuzzing seconds, executions, exec/s, coverage, features and corpus from libFuzzer's
+# last status line, new units, peak RSS) and, when RC is not 0, what crashed: the panic or sanitizer report, the
 # artifact path, the input in base64 and REPRODUCE followed by the artifact path. Sets
 # FUZZ_LINE to the summary line. Returns RC.
 fuzz_report() {
-  local t=$1 log=$2 rc=$3 reproduce=$4 execs rate new rss last cov ft corp artifact
+  local t=$1 log=$2 rc=$3 reproduce=$4 secs execs rate new rss last cov ft corp artifact
+  secs=$(grep -aoE '^Done [0-9]+ runs in [0-9]+ second' "$log" | awk '{print $5}' | tail -1)
   execs=$(grep -aoE 'stat::number_of_executed_units: [0-9]+' "$log" | awk '{print $2}' | tail -1)
   rate=$(grep -aoE 'stat::average_exec_per_sec: +[0-9]+' "$log" | awk '{print $2}' | tail -1)
   new=$(grep -aoE 'stat::new_units_added: +[0-9]+' "$log" | awk '{print $2}' | tail -1)
@@ -49,7 +50,7 @@ fuzz_report() {
   cov=$(grep -oE 'cov: [0-9]+' <<<"$last" | awk '{print $2}')
   ft=$(grep -oE 'ft: [0-9]+' <<<"$last" | awk '{print $2}')
   corp=$(grep -oE 'corp: [0-9]+/[0-9A-Za-z]+' <<<"$last" | awk '{print $2}')
-  FUZZ_LINE="$t: execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} ft=${ft:-?} corpus=${corp:-?} new_units=${new:-?} peak_rss_mb=${rss:-?}"
+  FUZZ_LINE="$t: secs=${secs:-?} execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} ft=${ft:-?} corpus=${corp:-?} new_units=${new:-?} peak_rss_mb=${rss:-?}"
   if [ "$rc" -eq 0 ]; then
     echo "$FUZZ_LINE ok"
     return 0
