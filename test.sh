@@ -68,7 +68,7 @@ if step build-release cargo build --release --locked -p conformance -p herald; t
   count_plain "$log_dir/conformance.log"
 fi
 # Every fuzz target for 30 s, two at a time, no sanitizer (scripts/fuzz-ci.sh; on the
-# shared 2-core dev machine, cold: build 383 s + runs 155 s; see fuzz/README.md). A crash
+# shared 2-core dev machine, cold: build 284 s + runs 155 s; see fuzz/README.md). A crash
 # (panic, overflow, slow unit, RSS over 2 GB) fails this step.
 step fuzz scripts/fuzz-ci.sh 30 || true
 
