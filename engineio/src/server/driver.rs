@@ -4,17 +4,19 @@
 //! connection, a POST body being read, and the WebSocket(s); after every step it drains
 //! the session's transmits and events.
 
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::HeaderMap;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tracing::{Instrument, debug};
 
+use super::queue::Receiver;
 use super::ws::{WsConn, WsEvent};
 use super::{Connection, MessageContext, Registry};
 use crate::error::RequestError;
@@ -44,8 +46,8 @@ pub(crate) type BodyFuture = Pin<Box<dyn Future<Output = Result<Bytes, BodyError
 pub(crate) enum Command {
     /// A polling GET.
     Get(oneshot::Sender<PollAnswer>),
-    /// A polling POST whose body is being read (boxed: the channel allocates its slots
-    /// in blocks, so every variant's size is paid per session).
+    /// A polling POST whose body is being read (boxed: a queued command is as large as
+    /// its largest variant).
     Post(Box<PostRequest>),
     /// A WebSocket opened with this sid (an upgrade attempt).
     Ws(Box<WsConn>),
@@ -70,13 +72,26 @@ pub(crate) struct Driver<C> {
     pub(crate) sid: Arc<str>,
     pub(crate) session: Session,
     pub(crate) conn: C,
-    pub(crate) rx: mpsc::UnboundedReceiver<Command>,
+    pub(crate) rx: Receiver<Command>,
+    /// Commands taken from `rx` and not handled yet (the rest of a batch, when one of
+    /// them closed the session).
+    cmds: VecDeque<Command>,
     pub(crate) registry: Arc<Registry>,
     pub(crate) active_ws: Option<WsConn>,
     pub(crate) held_get: Option<oneshot::Sender<PollAnswer>>,
     post: Option<Box<PostRequest>>,
     /// Boxed: it only exists during an upgrade, and inline it would cost every session.
     probe: Option<Box<WsConn>>,
+}
+
+/// What woke the driver, in the order it looks (the commands first).
+enum Step {
+    Commands(VecDeque<Command>),
+    ActiveWs(WsEvent),
+    Probe(WsEvent),
+    PostBody(Result<Bytes, BodyError>),
+    GetDropped,
+    Timeout,
 }
 
 fn now() -> std::time::Instant {
@@ -88,7 +103,7 @@ impl<C: Connection> Driver<C> {
         sid: Arc<str>,
         session: Session,
         conn: C,
-        rx: mpsc::UnboundedReceiver<Command>,
+        rx: Receiver<Command>,
         registry: Arc<Registry>,
         active_ws: Option<WsConn>,
     ) -> Self {
@@ -97,6 +112,7 @@ impl<C: Connection> Driver<C> {
             session,
             conn,
             rx,
+            cmds: VecDeque::new(),
             registry,
             active_ws,
             held_get: None,
@@ -135,39 +151,70 @@ impl<C: Connection> Driver<C> {
             sleep
                 .as_mut()
                 .reset(tokio::time::Instant::from_std(deadline));
-
-            tokio::select! {
-                biased;
-                cmd = self.rx.recv() => match cmd {
-                    Some(cmd) => self.command(cmd),
-                    // Every handle and the engine are gone.
-                    None => self.session.close(now(), CloseReason::ServerShutdown),
-                },
-                ev = poll_fn(|cx| match self.active_ws.as_mut() {
-                    Some(ws) => ws.poll_event(cx),
-                    None => Poll::Pending,
-                }), if self.active_ws.is_some() => self.active_ws_event(ev),
-                ev = poll_fn(|cx| match self.probe.as_mut() {
-                    Some(ws) => ws.poll_event(cx),
-                    None => Poll::Pending,
-                }), if self.probe.is_some() => self.probe_event(ev),
-                result = poll_fn(|cx| match self.post.as_mut() {
-                    Some(p) => p.body.as_mut().poll(cx),
-                    None => Poll::Pending,
-                }), if self.post.is_some() => self.post_done(result),
-                _ = poll_fn(|cx| match self.held_get.as_mut() {
-                    Some(tx) => tx.poll_closed(cx),
-                    None => Poll::Pending,
-                }), if self.held_get.is_some() => {
+            // One hand-written poll instead of `select!`: nothing but the driver and the
+            // timer is kept across the wait (smaller task, less work per wake-up).
+            match poll_fn(|cx| self.poll_step(cx, sleep.as_mut())).await {
+                Step::Commands(batch) => {
+                    self.cmds = batch;
+                    while let Some(cmd) = self.cmds.pop_front() {
+                        self.command(cmd);
+                        if self.session.is_closed() {
+                            break;
+                        }
+                    }
+                    if self.cmds.is_empty() {
+                        // Frees the batch's buffer: an idle session keeps no slots.
+                        self.cmds = VecDeque::new();
+                    }
+                }
+                Step::ActiveWs(ev) => self.active_ws_event(ev),
+                Step::Probe(ev) => self.probe_event(ev),
+                Step::PostBody(result) => self.post_done(result),
+                Step::GetDropped => {
                     self.held_get = None;
                     self.session.handle_get_dropped(now());
                 }
-                _ = &mut sleep => self.session.handle_timeout(now()),
+                Step::Timeout => self.session.handle_timeout(now()),
             }
         }
         // Boxed: the wind-down (flushing and closing WebSockets, with its read buffer)
         // would otherwise be laid out inside every live session's task (11 KB of it).
         Box::pin(self.finish()).await;
+    }
+
+    /// Polls everything the session waits on, commands first.
+    fn poll_step(
+        &mut self,
+        cx: &mut Context<'_>,
+        sleep: Pin<&mut tokio::time::Sleep>,
+    ) -> Poll<Step> {
+        if let Poll::Ready(batch) = self.rx.poll_take(cx) {
+            return Poll::Ready(Step::Commands(batch));
+        }
+        if let Some(ws) = self.active_ws.as_mut()
+            && let Poll::Ready(ev) = ws.poll_event(cx)
+        {
+            return Poll::Ready(Step::ActiveWs(ev));
+        }
+        if let Some(ws) = self.probe.as_mut()
+            && let Poll::Ready(ev) = ws.poll_event(cx)
+        {
+            return Poll::Ready(Step::Probe(ev));
+        }
+        if let Some(p) = self.post.as_mut()
+            && let Poll::Ready(result) = p.body.as_mut().poll(cx)
+        {
+            return Poll::Ready(Step::PostBody(result));
+        }
+        if let Some(tx) = self.held_get.as_mut()
+            && tx.poll_closed(cx).is_ready()
+        {
+            return Poll::Ready(Step::GetDropped);
+        }
+        if sleep.poll(cx).is_ready() {
+            return Poll::Ready(Step::Timeout);
+        }
+        Poll::Pending
     }
 
     fn command(&mut self, cmd: Command) {
@@ -333,6 +380,8 @@ impl<C: Connection> Driver<C> {
     async fn finish(mut self) {
         self.registry.remove(&self.sid);
         self.rx.close();
+        let mut raced = std::mem::take(&mut self.cmds);
+        raced.extend(self.rx.take());
         if let Some(p) = self.post.take() {
             let _ = p.respond.send(Err(RequestError::UnknownSid));
         }
@@ -340,7 +389,7 @@ impl<C: Connection> Driver<C> {
             let _ = tx.send(Err(RequestError::UnknownSid));
         }
         // Requests that raced with the end of the session.
-        while let Ok(cmd) = self.rx.try_recv() {
+        for cmd in raced {
             match cmd {
                 Command::Get(tx) => {
                     let _ = tx.send(Err(RequestError::UnknownSid));
@@ -369,8 +418,7 @@ mod tests {
 
     #[test]
     fn commands_stay_small() {
-        // The session's channel allocates 32 slots at a time: each byte here costs 32
-        // bytes of every idle session.
+        // Each queued command takes this much of the batch's buffer.
         assert!(
             std::mem::size_of::<Command>() <= 48,
             "{}",

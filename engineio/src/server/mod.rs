@@ -9,6 +9,7 @@
 mod driver;
 mod http;
 mod query;
+mod queue;
 mod ws;
 
 use std::collections::HashMap;
@@ -23,7 +24,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 pub use self::http::Body;
@@ -125,7 +126,7 @@ pub trait Connection: Send + 'static {
 #[derive(Debug, Clone)]
 pub struct Socket {
     sid: Arc<str>,
-    tx: mpsc::UnboundedSender<Command>,
+    tx: queue::Sender<Command>,
 }
 
 impl Socket {
@@ -172,7 +173,7 @@ impl Socket {
 
     /// Resolves once the session's task has ended. A task that holds a `Socket` only to
     /// act on it later (a timer) should also wait for this, and drop the `Socket` then:
-    /// each live handle keeps the session's channel allocated.
+    /// each live handle keeps the session's queue allocated.
     pub async fn closed(&self) {
         self.tx.closed().await
     }
@@ -183,7 +184,7 @@ impl Socket {
     /// benchmarks and tests of code that sends (no session, no transport).
     #[doc(hidden)]
     pub fn detached(sid: &str) -> (Socket, DetachedReceiver) {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = queue::queue();
         (
             Socket {
                 sid: sid.into(),
@@ -197,13 +198,13 @@ impl Socket {
 /// The receiving end of [`Socket::detached`].
 #[doc(hidden)]
 #[derive(Debug)]
-pub struct DetachedReceiver(mpsc::UnboundedReceiver<Command>);
+pub struct DetachedReceiver(queue::Receiver<Command>);
 
 impl DetachedReceiver {
     /// The frames sent so far, in order (commands other than sends are skipped).
     pub fn drain(&mut self) -> Vec<Frame> {
         let mut out = Vec::new();
-        while let Ok(cmd) = self.0.try_recv() {
+        for cmd in self.0.take() {
             match cmd {
                 Command::Send(f) => out.push(f),
                 Command::SendMany(fs) => out.extend(fs),
@@ -229,7 +230,7 @@ struct RegistryState {
 
 #[derive(Debug)]
 struct Entry {
-    tx: mpsc::UnboundedSender<Command>,
+    tx: queue::Sender<Command>,
     ip: Option<std::net::IpAddr>,
     websocket: bool,
 }
@@ -244,14 +245,14 @@ pub struct TransportCounts {
 }
 
 impl Registry {
-    fn get(&self, sid: &str) -> Option<mpsc::UnboundedSender<Command>> {
+    fn get(&self, sid: &str) -> Option<queue::Sender<Command>> {
         self.lock().sessions.get(sid).map(|e| e.tx.clone())
     }
 
     fn insert(
         &self,
         sid: Arc<str>,
-        tx: mpsc::UnboundedSender<Command>,
+        tx: queue::Sender<Command>,
         ip: Option<std::net::IpAddr>,
         websocket: bool,
     ) {
@@ -323,7 +324,7 @@ impl Registry {
         self.lock().sessions.len()
     }
 
-    fn all(&self) -> Vec<mpsc::UnboundedSender<Command>> {
+    fn all(&self) -> Vec<queue::Sender<Command>> {
         self.lock()
             .sessions
             .values()
@@ -565,7 +566,7 @@ impl<H: Handler> Engine<H> {
     }
 
     fn start_session(&self, hs: Handshake, ws: Option<ws::WsConn>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = queue::queue();
         let sid = hs.sid.clone();
         let session = Session::new(std::time::Instant::now(), &self.inner.config, hs.transport);
         self.inner.registry.insert(
@@ -623,7 +624,7 @@ impl<H: Handler> Engine<H> {
     async fn polling(
         &self,
         req: Request<Incoming>,
-        tx: mpsc::UnboundedSender<Command>,
+        tx: queue::Sender<Command>,
     ) -> Result<Response<Body>, RequestError> {
         let (respond, answer) = oneshot::channel::<PollAnswer>();
         let is_get = match *req.method() {
