@@ -151,10 +151,10 @@ impl<C: Connection> Driver<C> {
                     // Transmits of the handlers' last sends are dropped by the session.
                     break;
                 }
-                let deadline = this
-                    .session
-                    .poll_timeout()
-                    .unwrap_or_else(|| now() + Duration::from_secs(3600));
+                let deadline = match (this.session.poll_timeout(), this.conn.deadline()) {
+                    (Some(a), Some(b)) => a.min(b),
+                    (a, b) => a.or(b).unwrap_or_else(|| now() + Duration::from_secs(3600)),
+                };
                 sleep
                     .as_mut()
                     .reset(tokio::time::Instant::from_std(deadline));
@@ -181,7 +181,15 @@ impl<C: Connection> Driver<C> {
                         this.held_get = None;
                         this.session.handle_get_dropped(now());
                     }
-                    Step::Timeout => this.session.handle_timeout(now()),
+                    Step::Timeout => {
+                        let now = now();
+                        this.session.handle_timeout(now);
+                        if !this.session.is_closed()
+                            && this.conn.deadline().is_some_and(|d| d <= now)
+                        {
+                            this.conn.on_deadline(now);
+                        }
+                    }
                 }
             }
             // Boxed: the wind-down (flushing and closing WebSockets, with its read buffer)

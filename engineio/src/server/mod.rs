@@ -120,6 +120,14 @@ pub trait Connection: Send + 'static {
     fn on_upgrade(&mut self) {}
     /// The session closed; nothing follows.
     fn on_close(&mut self, reason: CloseReason);
+    /// When [`Connection::on_deadline`] should run next (`None`: no timer). Asked after
+    /// every callback; the session's own timer serves it, so a per-connection timeout
+    /// needs no task of its own.
+    fn deadline(&self) -> Option<std::time::Instant> {
+        None
+    }
+    /// The [`Connection::deadline`] has passed (`now` is at or after it).
+    fn on_deadline(&mut self, _now: std::time::Instant) {}
 }
 
 /// A handle to one session: cheap to clone, usable from any task.

@@ -7,8 +7,8 @@
 //! closes the whole connection, as the reference server does.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use bytes::Bytes;
 use engineio::server::MessageContext;
@@ -31,7 +31,9 @@ pub struct Client {
     handshake: Arc<engineio::Handshake>,
     sockets: HashMap<Box<str>, Socket>,
     reassembler: Reassembler,
-    joined: Arc<AtomicBool>,
+    /// Until a namespace is joined: when the connection is closed for joining none
+    /// (`connect_timeout` after the session opened).
+    connect_deadline: Option<Instant>,
     closed: bool,
     /// Namespaces whose CONNECT awaits an asynchronous middleware.
     pending: Vec<Box<str>>,
@@ -59,8 +61,8 @@ impl Client {
         io: Arc<IoInner>,
         conn: engineio::Socket,
         handshake: engineio::Handshake,
-        joined: Arc<AtomicBool>,
     ) -> Client {
+        let connect_deadline = Instant::now().checked_add(io.config.connect_timeout);
         let reassembler = Reassembler::new(io.config.decoder);
         Client {
             io,
@@ -68,7 +70,7 @@ impl Client {
             handshake: Arc::new(handshake),
             sockets: HashMap::new(),
             reassembler,
-            joined,
+            connect_deadline,
             closed: false,
             pending: Vec::new(),
             inbox: None,
@@ -102,6 +104,7 @@ impl Client {
         for (nsp, socket) in arrivals {
             self.pending.retain(|p| *p != nsp);
             if let Some(socket) = socket {
+                self.connect_deadline = None;
                 self.sockets.insert(nsp, socket);
             }
         }
@@ -234,7 +237,6 @@ impl Client {
         let inbox = self.inbox.get_or_insert_with(Default::default).clone();
         let conn = self.conn.clone();
         let handshake = self.handshake.clone();
-        let joined = self.joined.clone();
         let nsp: Box<str> = nsp.into();
         let info = ConnectInfo {
             namespace: ns.name_arc(),
@@ -277,7 +279,6 @@ impl Client {
                 socket.id(),
                 socket.inner.pid.as_deref(),
             ));
-            joined.store(true, Ordering::Release);
             ib.arrivals.push((nsp, Some(socket.clone())));
             if let Some(handler) = ns.connection_handler() {
                 handler(&socket);
@@ -327,7 +328,7 @@ impl Client {
     }
 
     fn admit(&mut self, ns: &Namespace, socket: Socket) {
-        self.joined.store(true, Ordering::Release);
+        self.connect_deadline = None;
         self.sockets.insert(ns.name().into(), socket.clone());
         if let Some(handler) = ns.connection_handler() {
             handler(&socket);
@@ -360,6 +361,20 @@ impl engineio::Connection for Client {
                 debug!(error = %e, "bad packet");
                 self.fail("protocol error");
             }
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.connect_deadline
+    }
+
+    fn on_deadline(&mut self, now: Instant) {
+        // A connect admitted by an asynchronous middleware since counts.
+        self.drain_inbox();
+        if self.connect_deadline.is_some_and(|d| d <= now) {
+            self.connect_deadline = None;
+            debug!("no namespace joined within connect_timeout, closing");
+            self.conn.close();
         }
     }
 
