@@ -34,6 +34,16 @@ use crate::error::RequestError;
 use crate::packet::{Frame, Packet, PacketType, control};
 use crate::payload;
 
+/// The front of `queue`; once it is empty, its buffer is freed, so an idle session keeps
+/// no slots (the queues fill and drain within one step of the driver).
+fn pop_or_free<T>(queue: &mut VecDeque<T>) -> Option<T> {
+    let front = queue.pop_front();
+    if front.is_none() && queue.capacity() > 0 {
+        *queue = VecDeque::new();
+    }
+    front
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -257,12 +267,12 @@ impl Session {
 
     /// The next thing to write, if any.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        pop_or_free(&mut self.transmits)
     }
 
     /// The next application event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        pop_or_free(&mut self.events)
     }
 
     /// When [`Session::handle_timeout`] must be called next.

@@ -142,6 +142,10 @@ impl WsConn {
             }
             self.needs_flush = true;
         }
+        if self.queue.is_empty() && self.queue.capacity() > 0 {
+            // Everything went to the socket's buffer: an idle session keeps no slots.
+            self.queue = VecDeque::new();
+        }
         if self.needs_flush {
             match sink.as_mut().poll_flush(cx) {
                 Poll::Ready(Ok(())) => self.needs_flush = false,
