@@ -397,7 +397,7 @@ impl NsCluster {
     ) -> Result<(), wire::WireError> {
         // The channel's room is a cheap filter before decoding: a node without that room
         // has nobody to deliver to.
-        if !room.is_empty() && ns.lock().rooms.members(room).is_none() {
+        if !room.is_empty() && !ns.lock().rooms.has_members(room) {
             return Ok(());
         }
         let b = wire::decode_broadcast(payload)?;

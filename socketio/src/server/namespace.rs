@@ -373,11 +373,7 @@ impl Namespace {
     }
 
     pub(crate) fn rooms_of(&self, sid: &str) -> Vec<Room> {
-        self.lock()
-            .rooms
-            .rooms_of(sid)
-            .map(|r| r.iter().cloned().collect())
-            .unwrap_or_default()
+        self.lock().rooms.rooms_of(sid).unwrap_or_default()
     }
 
     /// Emits to one socket; with recovery on (and not volatile) the event gets an
