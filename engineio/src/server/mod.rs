@@ -361,6 +361,7 @@ impl<H: Handler> Clone for Engine<H> {
 
 struct Inner<H> {
     config: Config,
+    limits: Arc<crate::proto::Limits>,
     handler: H,
     registry: Arc<Registry>,
 }
@@ -370,6 +371,7 @@ impl<H: Handler> Engine<H> {
     pub fn new(config: Config, handler: H) -> Self {
         Engine {
             inner: Arc::new(Inner {
+                limits: Arc::new(crate::proto::Limits::new(&config)),
                 config,
                 handler,
                 registry: Arc::new(Registry::default()),
@@ -576,7 +578,11 @@ impl<H: Handler> Engine<H> {
     fn start_session(&self, hs: Handshake, ws: Option<ws::WsConn>) {
         let (tx, rx) = queue::queue();
         let sid = hs.sid.clone();
-        let session = Session::new(std::time::Instant::now(), &self.inner.config, hs.transport);
+        let session = Session::with_limits(
+            std::time::Instant::now(),
+            self.inner.limits.clone(),
+            hs.transport,
+        );
         self.inner.registry.insert(
             sid.clone(),
             tx.clone(),
