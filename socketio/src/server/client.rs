@@ -6,7 +6,6 @@
 //! CONNECT_ERROR, text while attachments are awaited or binary when none is awaited
 //! closes the whole connection, as the reference server does.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -29,7 +28,8 @@ pub struct Client {
     io: Arc<IoInner>,
     conn: engineio::Socket,
     handshake: Arc<engineio::Handshake>,
-    sockets: HashMap<Box<str>, Socket>,
+    /// The sockets of the namespaces joined (a few at most: a list, not a map).
+    sockets: Sockets,
     reassembler: Reassembler,
     /// Until a namespace is joined: when the connection is closed for joining none
     /// (`connect_timeout` after the session opened).
@@ -52,6 +52,28 @@ struct Inbox {
     arrivals: Vec<(Box<str>, Option<Socket>)>,
 }
 
+/// The sockets of one connection, one per namespace.
+#[derive(Default)]
+struct Sockets(Vec<Socket>);
+
+impl Sockets {
+    fn get(&self, nsp: &str) -> Option<&Socket> {
+        self.0.iter().find(|s| s.namespace().name() == nsp)
+    }
+
+    fn remove(&mut self, nsp: &str) {
+        self.0.retain(|s| s.namespace().name() != nsp);
+    }
+
+    /// Adds `socket`, replacing the one of the same namespace.
+    fn insert(&mut self, socket: Socket) {
+        self.remove(socket.namespace().name());
+        // Exactly one slot for the usual single namespace, not four.
+        self.0.reserve_exact(1);
+        self.0.push(socket);
+    }
+}
+
 fn lock_inbox(inbox: &Mutex<Inbox>) -> MutexGuard<'_, Inbox> {
     inbox.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -68,7 +90,7 @@ impl Client {
             io,
             conn,
             handshake: Arc::new(handshake),
-            sockets: HashMap::new(),
+            sockets: Sockets::default(),
             reassembler,
             connect_deadline,
             closed: false,
@@ -105,7 +127,7 @@ impl Client {
             self.pending.retain(|p| *p != nsp);
             if let Some(socket) = socket {
                 self.connect_deadline = None;
-                self.sockets.insert(nsp, socket);
+                self.sockets.insert(socket);
             }
         }
     }
@@ -134,7 +156,7 @@ impl Client {
             PacketType::Connect => self.connect(&nsp, packet.auth().cloned()),
             PacketType::Disconnect => match self.socket(&nsp) {
                 Some(s) => {
-                    self.sockets.remove(nsp.as_str());
+                    self.sockets.remove(&nsp);
                     if s.mark_disconnected() {
                         s.namespace()
                             .remove_socket(&s, DisconnectReason::ClientNamespaceDisconnect);
@@ -329,7 +351,7 @@ impl Client {
 
     fn admit(&mut self, ns: &Namespace, socket: Socket) {
         self.connect_deadline = None;
-        self.sockets.insert(ns.name().into(), socket.clone());
+        self.sockets.insert(socket.clone());
         if let Some(handler) = ns.connection_handler() {
             handler(&socket);
         }
@@ -383,14 +405,14 @@ impl engineio::Connection for Client {
         if let Some(inbox) = &self.inbox {
             let mut ib = lock_inbox(inbox);
             ib.closed = true;
-            for (nsp, socket) in ib.arrivals.drain(..) {
+            for (_, socket) in ib.arrivals.drain(..) {
                 if let Some(socket) = socket {
-                    self.sockets.insert(nsp, socket);
+                    self.sockets.insert(socket);
                 }
             }
         }
         let reason = DisconnectReason::from_engine(reason);
-        for (_, s) in self.sockets.drain() {
+        for s in std::mem::take(&mut self.sockets.0) {
             if s.mark_disconnected() {
                 s.namespace().remove_socket(&s, reason);
             }
