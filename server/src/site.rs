@@ -252,6 +252,16 @@ fn install(
             r.on_node_event(&node_ns, &payload);
         });
     }
+    match (&reliable, redis_url) {
+        (Some(r), Some(_)) if cfg.reliable.emitters => {
+            crate::reliable::intake::install(&ns, r.clone());
+        }
+        (Some(_), None) if cfg.reliable.emitters => warn!(
+            site = %cfg.name,
+            "reliable.emitters has no effect without [redis]: emitters publish through Redis"
+        ),
+        _ => {}
+    }
     let broadcast_room = cfg.broadcast_room.clone();
     let prefix = cfg.user_room_prefix.clone();
     let client_rooms = crate::client_rooms::ClientRooms::from_site(cfg);

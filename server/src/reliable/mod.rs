@@ -12,6 +12,7 @@
 //! out-of-order ack of a `resync` message), U's sockets get a `resync` event with
 //! `{"reason": …}` and the client reloads its state from the backend.
 
+pub mod intake;
 pub mod redis_store;
 pub mod store;
 
@@ -29,6 +30,10 @@ use store::{Acked, Limits, MemoryStore, MessageId, Stored};
 /// The server-side event that carries a reliable message to the other herald nodes,
 /// which deliver it to their own sockets of the user (the message is already stored).
 pub const NODE_EVENT: &str = "herald:reliable";
+
+/// How long the claim of an emitter message is kept in Redis: well past the time the
+/// same message takes to reach every node.
+const CLAIM_TTL: Duration = Duration::from_secs(120);
 
 /// Where the pending messages live.
 #[derive(Debug)]
@@ -236,8 +241,47 @@ impl Reliable {
         resync: bool,
     ) -> Result<MessageId, StoreError> {
         let now = now_ms();
+        let id = self.new_id(now).await?;
+        self.store_and_deliver(ns, users, id, event, args, resync, now)
+            .await?;
+        Ok(id)
+    }
+
+    /// [`Reliable::send`] by the first node to claim `claim` (every node of the cluster
+    /// received the same emitter message): `None` when another node claimed it first,
+    /// which stores and delivers it (to this node's sockets too).
+    pub async fn send_claimed(
+        self: &Arc<Self>,
+        ns: &Namespace,
+        users: &[&str],
+        event: &str,
+        args: &RawArgs,
+        claim: &str,
+    ) -> Result<Option<MessageId>, StoreError> {
+        let now = now_ms();
+        let id = match &self.backend {
+            Backend::Memory(m) => Some(lock(m).new_id(now)),
+            Backend::Redis(r) => r.claim_id(now, claim, CLAIM_TTL).await?,
+        };
+        let Some(id) = id else { return Ok(None) };
+        self.store_and_deliver(ns, users, id, event, args, false, now)
+            .await?;
+        Ok(Some(id))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn store_and_deliver(
+        self: &Arc<Self>,
+        ns: &Namespace,
+        users: &[&str],
+        id: MessageId,
+        event: &str,
+        args: &RawArgs,
+        resync: bool,
+        now: u64,
+    ) -> Result<(), StoreError> {
         let msg = Stored {
-            id: self.new_id(now).await?,
+            id,
             event: event.to_string(),
             args: args.as_str().to_string(),
             resync,
@@ -270,7 +314,7 @@ impl Reliable {
                 ns.to(&room).emit("resync", resync_reason("overflow"));
             }
         }
-        Ok(msg.id)
+        Ok(())
     }
 
     /// A [`NODE_EVENT`] from another node: delivers the (already stored) message to

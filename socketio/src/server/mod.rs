@@ -44,7 +44,7 @@ use engineio::{Engine, Socket as EngineSocket};
 
 pub use broadcast::BroadcastOperator;
 pub use client::Client;
-pub use cluster::ServerSideAck;
+pub use cluster::{RemoteBroadcast, RemoteVerdict, ServerSideAck};
 pub use namespace::{ConnectError, ConnectInfo, ConnectRequest, MiddlewareFuture, Namespace};
 pub use payload::Payload;
 pub use recovery::RecoveryConfig;

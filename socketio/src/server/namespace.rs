@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use super::broadcast::BroadcastOperator;
-use super::cluster::ServerSideHandler;
+use super::cluster::{RemoteBroadcastHook, ServerSideHandler};
 use super::payload::Payload;
 use super::recovery::{Recovery, RecoveryConfig};
 use super::socket::{DisconnectReason, Socket};
@@ -110,6 +110,8 @@ pub(crate) struct NsInner {
     pub(crate) server_side: RwLock<Option<ServerSideHandler>>,
     /// Handlers of one server-side event name each, ahead of `server_side`.
     pub(crate) server_side_named: RwLock<HashMap<String, ServerSideHandler>>,
+    /// Looks at broadcasts from other publishers before this node delivers them.
+    pub(crate) remote_broadcast_hook: RwLock<Option<RemoteBroadcastHook>>,
     pub(crate) state: Mutex<NsState>,
     middlewares: RwLock<Vec<Middleware>>,
     has_async_middleware: AtomicBool,
@@ -144,6 +146,7 @@ impl Namespace {
                 adapter,
                 server_side: RwLock::new(None),
                 server_side_named: RwLock::new(HashMap::new()),
+                remote_broadcast_hook: RwLock::new(None),
                 state: Mutex::new(NsState::default()),
                 middlewares: RwLock::new(Vec::new()),
                 has_async_middleware: AtomicBool::new(false),
