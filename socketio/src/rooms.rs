@@ -293,7 +293,11 @@ mod tests {
         assert!(idx.has_members("a"), "b is still in room a");
         idx.leave("b", "a");
         assert!(!idx.has_members("a"));
-        assert_eq!(idx.socket_count(), 2, "a is still a socket of the namespace");
+        assert_eq!(
+            idx.socket_count(),
+            2,
+            "a is still a socket of the namespace"
+        );
         assert_eq!(sorted(idx.targets(&[], &[])), ["a", "b"]);
         // remove_socket reports the own room too.
         idx.join(&r("b"), r("x"));
