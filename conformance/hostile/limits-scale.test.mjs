@@ -1,7 +1,7 @@
 // Limits at scale against the real `herald` binary:
-// - 10,000 polling sessions that handshake and never poll are all freed by the heartbeat
-//   (herald_sessions back to 0, open files back to the baseline), and a second wave of
-//   10,000 reuses the memory of the first (no growth: nothing of them is kept);
+// - 10,000 polling sessions that handshake and never poll are all freed by the heartbeat,
+//   twice (herald_sessions back to 0, open files back to the baseline, RSS back to the
+//   baseline within a stated margin: nothing of them is kept);
 // - a reconnect storm: 5,000 socket.io-clients (two child processes) lose the server
 //   (SIGTERM) and all reconnect to its restart on the same port; a broadcast then
 //   reaches every one of them.
@@ -49,7 +49,7 @@ async function waitFor(fn, ms, what) {
 }
 
 describe("limits at scale: abandoned polling sessions", () => {
-  it("10,000 sessions that handshake and never poll are all freed, twice over", async () => {
+  it("10,000 sessions that handshake and never poll are all freed, twice over, memory back to the baseline", async () => {
     const PING_INTERVAL = 6000;
     const PING_TIMEOUT = 3000;
     const N = 10_000;
@@ -111,13 +111,22 @@ connect_timeout = "120s"`),
     }
     agent.destroy();
     await waitFor(async () => ({ ok: h.openFds() <= fds + 2, fds: h.openFds(), baseline: fds }), 5000, "open files back to the baseline");
-    // rss: [baseline, peak 1, freed 1, peak 2, freed 2] (KiB)
-    console.log(`# RSS KiB: baseline ${rss[0]}, 10k open ${rss[1]}, freed ${rss[2]}, 10k again ${rss[3]}, freed ${rss[4]}`);
-    const perWave = rss[1] - rss[0];
-    assert.ok(
-      rss[4] - rss[0] < perWave * 1.5,
-      `a second wave reuses the memory of the first (RSS ${JSON.stringify(rss)} KiB): nothing of the freed sessions is kept`,
+    // Memory back to the baseline: herald runs on jemalloc with its background thread,
+    // which hands freed pages back to the kernel after the 10 s decay time (measured: RSS
+    // at its floor 15-20 s after the last session closed). The margin is what stays by
+    // design: jemalloc's metadata for the extents mapped at the peak, and the tables sized
+    // for 10,000 sessions (session map, tokio's timer wheel and I/O slab) that keep their
+    // capacity; measured 3.3-3.7 MiB over a baseline of ~7.5 MiB. A leak of 400 bytes per
+    // session (of the ~6.5 KiB each costs while open) would exceed it after the two waves.
+    const MARGIN_KB = 8 * 1024;
+    const back = await waitFor(
+      async () => ({ ok: h.rssKb() <= rss[0] + MARGIN_KB, rssKb: h.rssKb(), baselineKb: rss[0] }),
+      30_000,
+      `RSS back to the baseline + ${MARGIN_KB} KiB`,
     );
+    rss.push(back.rssKb);
+    // rss: [baseline, peak 1, closed 1, peak 2, closed 2, back] (KiB)
+    console.log(`# RSS KiB: baseline ${rss[0]}, 10k open ${rss[1]}, closed ${rss[2]}, 10k again ${rss[3]}, closed ${rss[4]}, back to ${rss[5]}`);
     await healthy();
     await h.stop();
     running.delete(h);
