@@ -8,14 +8,22 @@
 //! by default), but only when something drives the decay: an allocation on the same arena,
 //! or the background thread enabled here. With it an idle herald gives the memory of a
 //! finished burst back within about the decay time.
-
-use tikv_jemalloc_ctl::background_thread;
+//!
+//! Behind the default feature `jemalloc`; without it the binary uses the system
+//! allocator and [`configure`] does nothing.
 
 /// Turns on jemalloc's background purging thread. Returns an error text (for a warning
 /// in the log: memory is then returned only while herald is busy) when jemalloc is not
 /// the allocator or refuses.
+#[cfg(feature = "jemalloc")]
 pub fn configure() -> Result<(), String> {
-    background_thread::write(true).map_err(|e| {
+    tikv_jemalloc_ctl::background_thread::write(true).map_err(|e| {
         format!("cannot enable the jemalloc background thread ({e}); freed memory is returned to the OS only while herald allocates")
     })
+}
+
+/// Built without the `jemalloc` feature: the system allocator, nothing to configure.
+#[cfg(not(feature = "jemalloc"))]
+pub fn configure() -> Result<(), String> {
+    Ok(())
 }
