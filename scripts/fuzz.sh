@@ -19,6 +19,8 @@
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=fuzz-lib.sh
+. "$root/scripts/fuzz-lib.sh"
 secs=30
 if [ $# -gt 0 ]; then
   case $1 in
@@ -46,31 +48,13 @@ cd "$root/fuzz" || exit 1
 if [ $# -gt 0 ]; then
   targets=("$@")
 else
-  mapfile -t targets < <(cargo fuzz list)
+  mapfile -t targets < <(fuzz_targets)
 fi
 if [ ${#targets[@]} -eq 0 ]; then
-  echo "fuzz.sh: no fuzz targets" >&2
+  echo "fuzz.sh: no fuzz targets in fuzz/Cargo.toml" >&2
   exit 1
 fi
-known=" $(cargo fuzz list | tr '\n' ' ') "
-for t in "${targets[@]}"; do
-  case $known in
-    *" $t "*) ;;
-    *) echo "fuzz.sh: unknown target $t (known:$known)" >&2; exit 2 ;;
-  esac
-done
-
-# Dictionary of a target: by name prefix.
-dict_for() {
-  local prefix=${1%%_*} file=""
-  case $prefix in
-    eio) file=dict/engineio.dict ;;
-    herald) file=dict/herald.dict ;;
-    sio) file=dict/socketio.dict ;;
-    *) file=dict/$prefix.dict ;;
-  esac
-  [ -f "$file" ] && echo "$root/fuzz/$file"
-}
+fuzz_check_targets "${targets[@]}"
 
 mkdir -p target/fuzz-logs
 # Build every target first, so that the timings below are separate.
@@ -94,38 +78,19 @@ for t in "${targets[@]}"; do
   mkdir -p "$work" "artifacts/$t"
   [ -d "$seeds" ] || echo "fuzz.sh: warning: no seed corpus $seeds" >&2
   args=(-max_total_time="$secs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048)
-  dict=$(dict_for "$t")
+  dict=$(fuzz_dict "$t")
   [ -n "$dict" ] && args+=(-dict="$dict")
   corpora=("$work")
   [ -d "$seeds" ] && corpora+=("$seeds")
+  [ -d "regressions/$t" ] && corpora+=("regressions/$t")
   echo "=== $t: ${secs}s (corpus ${corpora[*]}${dict:+, dict ${dict#"$root"/}})"
   cargo fuzz run "$t" "${corpora[@]}" -- "${args[@]}" >"$log" 2>&1
   rc=$?
-  execs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | awk '{print $2}' | tail -1)
-  rate=$(grep -oE 'stat::average_exec_per_sec: +[0-9]+' "$log" | awk '{print $2}' | tail -1)
-  new=$(grep -oE 'stat::new_units_added: +[0-9]+' "$log" | awk '{print $2}' | tail -1)
-  rss=$(grep -oE 'stat::peak_rss_mb: +[0-9]+' "$log" | awk '{print $2}' | tail -1)
-  cov=$(grep -oE '^#[0-9]+.*cov: [0-9]+' "$log" | tail -1 | grep -oE 'cov: [0-9]+' | awk '{print $2}')
-  line="$t: execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} new_units=${new:-?} peak_rss_mb=${rss:-?}"
-  if [ $rc -eq 0 ]; then
-    echo "$line ok"
-    summary+=("$line ok")
+  if fuzz_report "$t" "$log" "$rc" "cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run $t"; then
+    summary+=("$FUZZ_LINE ok")
   else
-    artifact=$(grep -oE 'Test unit written to [^ ]+' "$log" | tail -1 | sed 's/^Test unit written to //')
-    echo "$line FAILED (exit $rc)"
-    grep -m1 -E "panicked at|ERROR: AddressSanitizer|ERROR: libFuzzer" "$log" | sed 's/^/  /'
-    grep -A3 -m1 "panicked at" "$log" | tail -n +2 | sed 's/^/  /'
-    if [ -n "$artifact" ]; then
-      case $artifact in /*) ;; *) artifact=$root/fuzz/${artifact#./} ;; esac
-      echo "  artifact: $artifact"
-      echo "  input (base64): $(base64 -w0 "$artifact" 2>/dev/null | head -c 400)"
-      echo "  reproduce: cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run $t $artifact"
-    else
-      echo "  no artifact (build or start failure?); log: fuzz/$log"
-      tail -n 20 "$log" | sed 's/^/  | /'
-    fi
     failed+=("$t")
-    summary+=("$line FAILED")
+    summary+=("$FUZZ_LINE")
   fi
 done
 
