@@ -638,8 +638,11 @@ impl<'a> Scanner<'a> {
             // `0` is canonical, `-0` is written `0`.
             Some(!negative)
         } else {
-            // Up to 15 digits, the integer is exact and written as is.
-            (int.len() <= 15).then_some(true)
+            // Up to 2^53 (15 digits always, 16 digits below that bound) the integer is
+            // exact in an f64, and every other integer of as many digits is another f64:
+            // its own digits are the shortest that round-trip, written as is. Larger
+            // ones are checked by writing them.
+            (int.len() <= 15 || (int.len() == 16 && exact_integer(int))).then_some(true)
         };
         match shape {
             Some(c) => c,
@@ -671,6 +674,23 @@ impl<'a> Scanner<'a> {
         };
         (significant <= 15).then_some(true)
     }
+}
+
+/// Whether the decimal digits `int` (no sign, no leading zero) are at most 2^53, the
+/// largest integer below which every integer is an f64.
+fn exact_integer(int: &[u8]) -> bool {
+    const EXACT: u64 = 1 << 53;
+    let mut value: u64 = 0;
+    for &d in int {
+        let Some(next) = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d.wrapping_sub(b'0'))))
+        else {
+            return false;
+        };
+        value = next;
+    }
+    value <= EXACT
 }
 
 #[cfg(test)]
