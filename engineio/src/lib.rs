@@ -20,6 +20,7 @@
 
 pub mod config;
 pub mod error;
+mod fifo;
 pub mod handshake;
 pub mod packet;
 pub mod payload;
