@@ -231,7 +231,8 @@ pub(crate) struct Registry {
 
 #[derive(Debug, Default)]
 struct RegistryState {
-    sessions: HashMap<Arc<str>, Entry>,
+    /// Keyed by the ids we generated: the fast id hasher.
+    sessions: crate::idhash::IdMap<Arc<str>, Entry>,
     per_ip: HashMap<std::net::IpAddr, usize>,
     websocket: usize,
 }
