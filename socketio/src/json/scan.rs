@@ -78,6 +78,32 @@ const STRING_STOP: [bool; 256] = {
     t
 };
 
+/// The position of the first 8-byte word at or after `pos` that may hold a
+/// [`STRING_STOP`] byte (or of the last partial word): the words before it are plain
+/// string content, checked eight bytes at a time (SWAR) instead of one by one.
+#[inline]
+fn skip_plain_words(buf: &[u8], mut pos: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = buf.get(pos..pos + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let quote = w ^ (ONES * u64::from(b'"'));
+        let backslash = w ^ (ONES * u64::from(b'\\'));
+        // `(x - ONES * n) & !x & HIGH` is non-zero exactly when some byte of `x` is below
+        // `n` (n <= 0x80): a control character, or a zero byte of the xors (`"`, `\`).
+        let stop = (w.wrapping_sub(ONES * 0x20) & !w)
+            | (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash);
+        if stop & HIGH != 0 {
+            break;
+        }
+        pos += 8;
+    }
+    pos
+}
+
 /// The span of one top-level array element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Element {
@@ -475,6 +501,7 @@ impl<'a> Scanner<'a> {
     pub(crate) fn string(&mut self) -> Result<(), JsonError> {
         self.bump();
         loop {
+            self.pos = skip_plain_words(self.buf, self.pos);
             while let Some(&b) = self.buf.get(self.pos) {
                 if STRING_STOP[usize::from(b)] {
                     break;
