@@ -8,6 +8,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use engineio::idhash::{IdMap, IdSet};
+
 /// A room name.
 pub type Room = Arc<str>;
 /// A socket id.
@@ -24,8 +26,10 @@ const EXCEPT_LINEAR: usize = 8;
 /// membership of another socket's id room.
 #[derive(Debug, Default)]
 pub struct RoomIndex {
-    rooms: HashMap<Room, HashSet<Sid>>,
-    sockets: HashMap<Sid, Memberships>,
+    /// Room names may come from peers: std's seeded hasher. The member sets and the
+    /// socket map hold our own socket ids: the fast id hasher.
+    rooms: HashMap<Room, IdSet<Sid>>,
+    sockets: IdMap<Sid, Memberships>,
 }
 
 #[derive(Debug, Default)]

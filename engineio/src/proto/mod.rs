@@ -32,18 +32,9 @@ use bytes::{Bytes, BytesMut};
 
 use crate::config::Config;
 use crate::error::RequestError;
+use crate::fifo::Fifo;
 use crate::packet::{Frame, Packet, PacketType, control};
 use crate::payload;
-
-/// The front of `queue`; once it is empty, its buffer is freed, so an idle session keeps
-/// no slots (the queues fill and drain within one step of the driver).
-fn pop_or_free<T>(queue: &mut VecDeque<T>) -> Option<T> {
-    let front = queue.pop_front();
-    if front.is_none() && queue.capacity() > 0 {
-        *queue = VecDeque::new();
-    }
-    front
-}
 
 #[cfg(test)]
 mod tests;
@@ -227,8 +218,8 @@ pub struct Session {
     pong_deadline: Option<Instant>,
     upgrade: Option<Upgrade>,
     close_deadline: Option<Instant>,
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
+    transmits: Fifo<Transmit>,
+    events: Fifo<Event>,
 }
 
 impl Session {
@@ -253,8 +244,8 @@ impl Session {
             pong_deadline: None,
             upgrade: None,
             close_deadline: None,
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            transmits: Fifo::new(),
+            events: Fifo::new(),
         }
     }
 
@@ -283,12 +274,12 @@ impl Session {
 
     /// The next thing to write, if any.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        pop_or_free(&mut self.transmits)
+        self.transmits.pop_front()
     }
 
     /// The next application event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
-        pop_or_free(&mut self.events)
+        self.events.pop_front()
     }
 
     /// When [`Session::handle_timeout`] must be called next.

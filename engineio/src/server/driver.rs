@@ -4,7 +4,6 @@
 //! connection, a POST body being read, and the WebSocket(s); after every step it drains
 //! the session's transmits and events.
 
-use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,6 +19,7 @@ use super::queue::Receiver;
 use super::ws::{WsConn, WsEvent};
 use super::{Connection, MessageContext, Registry};
 use crate::error::RequestError;
+use crate::fifo::Fifo;
 use crate::packet::Frame;
 use crate::proto::{CloseReason, Event, GetOutcome, Session, Transmit};
 
@@ -75,7 +75,7 @@ pub(crate) struct Driver<C> {
     pub(crate) rx: Receiver<Command>,
     /// Commands taken from `rx` and not handled yet (the rest of a batch, when one of
     /// them closed the session).
-    cmds: VecDeque<Command>,
+    cmds: Fifo<Command>,
     pub(crate) registry: Arc<Registry>,
     pub(crate) active_ws: Option<WsConn>,
     pub(crate) held_get: Option<oneshot::Sender<PollAnswer>>,
@@ -86,7 +86,7 @@ pub(crate) struct Driver<C> {
 
 /// What woke the driver, in the order it looks (the commands first).
 enum Step {
-    Commands(VecDeque<Command>),
+    Commands(Fifo<Command>),
     ActiveWs(WsEvent),
     Probe(WsEvent),
     PostBody(Result<Bytes, BodyError>),
@@ -112,7 +112,7 @@ impl<C: Connection> Driver<C> {
             session,
             conn,
             rx,
-            cmds: VecDeque::new(),
+            cmds: Fifo::new(),
             registry,
             active_ws,
             held_get: None,
@@ -168,10 +168,6 @@ impl<C: Connection> Driver<C> {
                             if this.session.is_closed() {
                                 break;
                             }
-                        }
-                        if this.cmds.is_empty() {
-                            // Frees the batch's buffer: an idle session keeps no slots.
-                            this.cmds = VecDeque::new();
                         }
                     }
                     Step::ActiveWs(ev) => this.active_ws_event(ev),
@@ -397,7 +393,7 @@ impl<C: Connection> Driver<C> {
         self.registry.remove(&self.sid);
         self.rx.close();
         let mut raced = std::mem::take(&mut self.cmds);
-        raced.extend(self.rx.take());
+        raced.append(self.rx.take());
         if let Some(p) = self.post.take() {
             let _ = p.respond.send(Err(RequestError::UnknownSid));
         }
@@ -405,7 +401,7 @@ impl<C: Connection> Driver<C> {
             let _ = tx.send(Err(RequestError::UnknownSid));
         }
         // Requests that raced with the end of the session.
-        for cmd in raced {
+        while let Some(cmd) = raced.pop_front() {
             match cmd {
                 Command::Get(tx) => {
                     let _ = tx.send(Err(RequestError::UnknownSid));

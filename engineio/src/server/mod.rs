@@ -231,7 +231,8 @@ pub(crate) struct Registry {
 
 #[derive(Debug, Default)]
 struct RegistryState {
-    sessions: HashMap<Arc<str>, Entry>,
+    /// Keyed by the ids we generated: the fast id hasher.
+    sessions: crate::idhash::IdMap<Arc<str>, Entry>,
     per_ip: HashMap<std::net::IpAddr, usize>,
     websocket: usize,
 }
@@ -753,10 +754,23 @@ fn is_transient_accept_error(e: &std::io::Error) -> bool {
 /// A copy of `headers` that owns its bytes. hyper's header values (and URI) are slices
 /// of the connection's 8 KiB read buffer: a session keeping them (in its handshake)
 /// would keep that whole buffer alive, 8 KiB per idle session.
+///
+/// The values are copied into one buffer that the copies share (one allocation, not
+/// one per header).
 fn owned_headers(headers: &HeaderMap) -> HeaderMap {
+    let total = headers.iter().map(|(_, v)| v.len()).sum();
+    let mut buf = bytes::BytesMut::with_capacity(total);
+    for (_, value) in headers {
+        buf.extend_from_slice(value.as_bytes());
+    }
+    let buf = buf.freeze();
     let mut copy = HeaderMap::with_capacity(headers.len());
+    let mut at = 0;
     for (name, value) in headers {
-        let owned = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        let end = at + value.len();
+        let owned =
+            HeaderValue::from_maybe_shared(buf.slice(at..end)).unwrap_or_else(|_| value.clone());
+        at = end;
         copy.append(name.clone(), owned);
     }
     copy
@@ -764,5 +778,44 @@ fn owned_headers(headers: &HeaderMap) -> HeaderMap {
 
 /// A copy of `uri` that owns its bytes (see [`owned_headers`]).
 fn owned_uri(uri: &::http::Uri) -> ::http::Uri {
+    if uri.scheme().is_none() && uri.authority().is_none() {
+        // The usual origin-form request target: only the path and query to copy.
+        if let Some(pq) = uri.path_and_query() {
+            let copy = ::http::uri::PathAndQuery::from_maybe_shared(Bytes::copy_from_slice(
+                pq.as_str().as_bytes(),
+            ));
+            if let Ok(pq) = copy {
+                return ::http::Uri::from(pq);
+            }
+        }
+    }
     uri.to_string().parse().unwrap_or_else(|_| uri.clone())
+}
+
+#[cfg(test)]
+mod owned_tests {
+    use super::*;
+
+    #[test]
+    fn handshake_copies_equal_the_request() {
+        let mut headers = HeaderMap::new();
+        headers.append(header::HOST, HeaderValue::from_static("127.0.0.1:1"));
+        headers.append("x-multi", HeaderValue::from_static("one"));
+        headers.append("x-multi", HeaderValue::from_static(""));
+        headers.append("x-multi", HeaderValue::from_static("three \t3"));
+        headers.append(header::COOKIE, HeaderValue::from_bytes(b"a=\xe9").unwrap());
+        let copy = owned_headers(&headers);
+        assert_eq!(copy, headers);
+        let values: Vec<_> = copy.get_all("x-multi").iter().collect();
+        assert_eq!(values, ["one", "", "three \t3"]);
+
+        let uri: ::http::Uri = "/socket.io/?EIO=4&transport=websocket&x=%20y"
+            .parse()
+            .unwrap();
+        let copy = owned_uri(&uri);
+        assert_eq!(copy, uri);
+        assert_eq!(copy.query(), Some("EIO=4&transport=websocket&x=%20y"));
+        let absolute: ::http::Uri = "http://h:1/socket.io/?EIO=4".parse().unwrap();
+        assert_eq!(owned_uri(&absolute), absolute);
+    }
 }

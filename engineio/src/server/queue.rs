@@ -3,18 +3,18 @@
 //!
 //! Why not tokio's unbounded channel: it allocates its first block of 32 slots up front
 //! (1.8 KB with the channel, paid by every idle session). Here an idle session holds a
-//! mutex, an empty `VecDeque` (no allocation) and a waker slot; the receiver takes
+//! mutex, an empty [`Fifo`] (no allocation) and a waker slot; the receiver takes
 //! everything queued in one lock, and a sender wakes the driver only when the driver is
 //! waiting (one wake-up per batch, not per frame, in a fan-out).
 
-use std::collections::VecDeque;
+use crate::fifo::Fifo;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
 
 struct State<T> {
-    queue: VecDeque<T>,
+    queue: Fifo<T>,
     /// The receiver's waker while it waits for an empty queue to fill.
     waker: Option<Waker>,
     /// The receiver closed the queue (or was dropped): sends fail.
@@ -39,7 +39,7 @@ impl<T> Shared<T> {
 pub(crate) fn queue<T>() -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
-            queue: VecDeque::new(),
+            queue: Fifo::new(),
             waker: None,
             closed: false,
         }),
@@ -126,7 +126,7 @@ impl<T> Receiver<T> {
     /// Everything queued so far, in order; `Pending` (woken by the next send) when the
     /// queue is empty. Consumes tokio's cooperative budget, so a session flooded with
     /// commands still lets the other tasks of its worker run.
-    pub(crate) fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<VecDeque<T>> {
+    pub(crate) fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<Fifo<T>> {
         let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
         let mut st = self.shared.lock();
         if st.queue.is_empty() {
@@ -142,7 +142,7 @@ impl<T> Receiver<T> {
     }
 
     /// Everything queued so far, without waiting.
-    pub(crate) fn take(&mut self) -> VecDeque<T> {
+    pub(crate) fn take(&mut self) -> Fifo<T> {
         std::mem::take(&mut self.shared.lock().queue)
     }
 
@@ -212,7 +212,7 @@ mod tests {
         tx.closed().await;
         assert_eq!(tx.send(2), Err(2));
         // What was queued before the close is still there.
-        assert_eq!(rx.take(), VecDeque::from([1]));
+        assert_eq!(rx.take().into_iter().collect::<Vec<_>>(), vec![1]);
         assert!(rx.take().is_empty());
     }
 }

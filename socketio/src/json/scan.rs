@@ -78,6 +78,32 @@ const STRING_STOP: [bool; 256] = {
     t
 };
 
+/// The position of the first 8-byte word at or after `pos` that may hold a
+/// [`STRING_STOP`] byte (or of the last partial word): the words before it are plain
+/// string content, checked eight bytes at a time (SWAR) instead of one by one.
+#[inline]
+fn skip_plain_words(buf: &[u8], mut pos: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = buf.get(pos..pos + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let quote = w ^ (ONES * u64::from(b'"'));
+        let backslash = w ^ (ONES * u64::from(b'\\'));
+        // `(x - ONES * n) & !x & HIGH` is non-zero exactly when some byte of `x` is below
+        // `n` (n <= 0x80): a control character, or a zero byte of the xors (`"`, `\`).
+        let stop = (w.wrapping_sub(ONES * 0x20) & !w)
+            | (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash);
+        if stop & HIGH != 0 {
+            break;
+        }
+        pos += 8;
+    }
+    pos
+}
+
 /// The span of one top-level array element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Element {
@@ -475,6 +501,7 @@ impl<'a> Scanner<'a> {
     pub(crate) fn string(&mut self) -> Result<(), JsonError> {
         self.bump();
         loop {
+            self.pos = skip_plain_words(self.buf, self.pos);
             while let Some(&b) = self.buf.get(self.pos) {
                 if STRING_STOP[usize::from(b)] {
                     break;
@@ -638,8 +665,11 @@ impl<'a> Scanner<'a> {
             // `0` is canonical, `-0` is written `0`.
             Some(!negative)
         } else {
-            // Up to 15 digits, the integer is exact and written as is.
-            (int.len() <= 15).then_some(true)
+            // Up to 2^53 (15 digits always, 16 digits below that bound) the integer is
+            // exact in an f64, and every other integer of as many digits is another f64:
+            // its own digits are the shortest that round-trip, written as is. Larger
+            // ones are checked by writing them.
+            (int.len() <= 15 || (int.len() == 16 && exact_integer(int))).then_some(true)
         };
         match shape {
             Some(c) => c,
@@ -671,6 +701,23 @@ impl<'a> Scanner<'a> {
         };
         (significant <= 15).then_some(true)
     }
+}
+
+/// Whether the decimal digits `int` (no sign, no leading zero) are at most 2^53, the
+/// largest integer below which every integer is an f64.
+fn exact_integer(int: &[u8]) -> bool {
+    const EXACT: u64 = 1 << 53;
+    let mut value: u64 = 0;
+    for &d in int {
+        let Some(next) = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d.wrapping_sub(b'0'))))
+        else {
+            return false;
+        };
+        value = next;
+    }
+    value <= EXACT
 }
 
 #[cfg(test)]

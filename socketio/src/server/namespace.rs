@@ -2,6 +2,8 @@
 //! and (when enabled) its connection state recovery log.
 
 use std::collections::HashMap;
+
+use engineio::idhash::IdMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -98,7 +100,7 @@ pub(crate) type ConnectionHandler = Arc<dyn Fn(&Socket) + Send + Sync>;
 
 #[derive(Default)]
 pub(crate) struct NsState {
-    pub(crate) sockets: HashMap<Sid, Socket>,
+    pub(crate) sockets: IdMap<Sid, Socket>,
     pub(crate) rooms: RoomIndex,
 }
 
