@@ -106,6 +106,32 @@ describe("reliable delivery of emitter messages, two herald nodes", () => {
     assert.deepEqual(later.events, [], "acked from one tab: nothing pending");
   });
 
+  it("messages published while a connection reads its pending ones come once each, after the batch", async () => {
+    emitter.to("user:quinn").emit("q", 0);
+    await until("stored", async () => (await pending("quinn")) === 1);
+    // Publish while the connection is being made and its pending messages read.
+    const connecting = join(b, "quinn");
+    for (let i = 1; i <= 30; i++) {
+      emitter.to("user:quinn").emit("q", i);
+      await sleep(2);
+    }
+    const s = await connecting;
+    const got = () => {
+      const out = [];
+      for (const e of s.events) {
+        if (e[0] === "batch") for (const m of e[1]) out.push(m[1]);
+        else if (e[0] === "q") out.push(e[1]);
+      }
+      return out;
+    };
+    await until("all 31", () => got().length >= 31);
+    await sleep(300);
+    assert.equal(s.events[0][0], "batch", "the batch comes first");
+    assert.deepEqual([...got()].sort((x, y) => x - y), Array.from({ length: 31 }, (_, i) => i), "each message once");
+    for (const e of s.events) e[e.length - 1]();
+    await until("acked", async () => (await pending("quinn")) === 0);
+  });
+
   it("several rooms: the user rooms are reliable, the others plain, nobody gets it twice", async () => {
     const vic = await join(a, "vic"); // in user:vic and allusers
     const wes = await join(b, "wes"); // in allusers only

@@ -16,10 +16,12 @@ pub mod intake;
 pub mod redis_store;
 pub mod store;
 
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use socketio::raw::RawArgs;
+use socketio::rooms::Sid;
 use socketio::server::{Namespace, Payload, Socket};
 use tracing::{debug, warn};
 
@@ -66,6 +68,10 @@ pub struct Reliable {
     ack_timeout: Duration,
     always: bool,
     user_room_prefix: String,
+    /// Sockets whose pending messages are being read from the store, with what was
+    /// sent to them meanwhile: held back until their `batch` is out, so the batch comes
+    /// first and nothing in it is also sent on its own.
+    replaying: Mutex<HashMap<Sid, Vec<Stored>>>,
 }
 
 fn now_ms() -> u64 {
@@ -133,6 +139,7 @@ impl Reliable {
             ack_timeout: cfg.ack_timeout.0,
             always: cfg.always,
             user_room_prefix: user_room_prefix.to_string(),
+            replaying: Mutex::new(HashMap::new()),
         });
         let weak = Arc::downgrade(&r);
         tokio::spawn(async move {
@@ -354,6 +361,10 @@ impl Reliable {
 
     /// Sends one stored message to one socket and handles its ack.
     fn deliver(self: &Arc<Self>, socket: &Socket, user: &str, msg: &Stored) {
+        if let Some(held) = lock(&self.replaying).get_mut(socket.id()) {
+            held.push(msg.clone());
+            return;
+        }
         let Some(payload) = with_id(&msg.args, msg.id) else {
             warn!("a stored reliable message has invalid arguments; dropped");
             return;
@@ -380,6 +391,7 @@ impl Reliable {
             self.replay(socket, user, resync, pending);
             return;
         }
+        lock(&self.replaying).insert(socket.id().clone(), Vec::new());
         let me = self.clone();
         let socket = socket.clone();
         let user = user.to_string();
@@ -390,9 +402,21 @@ impl Reliable {
                     me.pending(&user, now_ms()).await?,
                 ))
             };
-            match state.await {
-                Ok((resync, pending)) => me.replay(&socket, &user, resync, pending),
-                Err(e) => warn!("{e}; pending messages will be sent on a later connection"),
+            let state = state.await;
+            let held = lock(&me.replaying).remove(socket.id()).unwrap_or_default();
+            let in_batch: HashSet<MessageId> = match state {
+                Ok((resync, pending)) => {
+                    let ids = pending.iter().map(|m| m.id).collect();
+                    me.replay(&socket, &user, resync, pending);
+                    ids
+                }
+                Err(e) => {
+                    warn!("{e}; pending messages will be sent on a later connection");
+                    HashSet::new()
+                }
+            };
+            for msg in held.iter().filter(|m| !in_batch.contains(&m.id)) {
+                me.deliver(&socket, &user, msg);
             }
         });
     }
@@ -417,7 +441,7 @@ impl Reliable {
     }
 }
 
-fn lock(m: &Mutex<MemoryStore>) -> std::sync::MutexGuard<'_, MemoryStore> {
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
