@@ -67,8 +67,9 @@ if step build-release cargo build --release --locked -p conformance -p herald; t
   count_node "$log_dir/conformance.log"
   count_plain "$log_dir/conformance.log"
 fi
-# Every fuzz target for 30 s, two at a time, no sanitizer (scripts/fuzz-ci.sh; cold on the
-# 2-core dev machine: build ~N min + runs ~2.6 min). A crash fails this step.
+# Every fuzz target for 30 s, two at a time, no sanitizer (scripts/fuzz-ci.sh; on the
+# shared 2-core dev machine, cold: build 383 s + runs 155 s; see fuzz/README.md). A crash
+# (panic, overflow, slow unit, RSS over 2 GB) fails this step.
 step fuzz scripts/fuzz-ci.sh 30 || true
 
 # A gate that failed without failing a test still fails the run.

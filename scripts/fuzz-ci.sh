@@ -11,8 +11,9 @@
 # build of the fuzz project 9-17 min on a 2-core machine. This script needs neither: it
 # passes cargo the flags `cargo fuzz build` would (libFuzzer's coverage instrumentation,
 # `--cfg fuzzing`, and debug assertions with overflow checks on top) but no -Csanitizer,
-# keeps the default codegen units (cargo-fuzz forces 1, which builds slower), and builds
-# into its own target dir, fuzz/target/ci. Safe Rust has no memory errors for ASan to
+# keeps the default codegen units (cargo-fuzz forces 1, which builds slower), compiles
+# the dependencies the harnesses barely run unoptimized (fuzz/ci-profile.toml), and
+# builds into its own target dir, fuzz/target/ci. Safe Rust has no memory errors for ASan to
 # find; what this run detects is a panic (the fuzz_target! hook aborts: libFuzzer's
 # "deadly signal"), an overflow or debug assertion, a unit slower than 10 s, or RSS over
 # 2 GB. Use scripts/fuzz.sh for long campaigns.
@@ -61,6 +62,12 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 fuzz_check_targets "${targets[@]}"
 
+# libfuzzer-sys compiles libFuzzer (C++) in its build script.
+if ! command -v "${CXX:-c++}" >/dev/null 2>&1; then
+  echo "fuzz-ci.sh: no C++ compiler (${CXX:-c++}) to build libFuzzer; install one" \
+    "(Debian: apt-get install g++) or set CXX" >&2
+  exit 1
+fi
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 triple=$(rustc -vV | sed -n 's/^host: //p')
 ci=$root/fuzz/target/ci
@@ -83,7 +90,7 @@ bins=()
 for t in "${targets[@]}"; do bins+=(--bin "$t"); done
 if ! RUSTFLAGS="$flags ${RUSTFLAGS:-}" cargo build --manifest-path "$root/fuzz/Cargo.toml" \
   --locked --release --target "$triple" --target-dir "$ci" \
-  --config 'profile.release.debug="line-tables-only"' "${bins[@]}" >"$ci/logs/build.log" 2>&1; then
+  --config "$root/fuzz/ci-profile.toml" "${bins[@]}" >"$ci/logs/build.log" 2>&1; then
   echo "fuzz-ci.sh: building the fuzz targets failed (fuzz/target/ci/logs/build.log):" >&2
   tail -n 30 "$ci/logs/build.log" >&2
   exit 1
