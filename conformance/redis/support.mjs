@@ -83,7 +83,7 @@ const cleanEnv = () =>
  * Starts herald with `[redis] url = redisUrl` and two sites: "app" on "/" (JWT, broadcast
  * room `allusers`, user rooms without prefix) and "axr" on "/axr". `extra` is appended to
  * the `[redis]` section, `sites` (more `[[sites]]`) to the file. Returns { port, opsPort,
- * url, configPath, output(), readyz(), metrics(), token(), send(), stop() }.
+ * url, configPath, output(), readyz(), metrics(), token(), send(), kill(signal), stop() }.
  */
 export async function startHerald(redisUrl, extra = "", sites = "") {
   const port = await freePort();
@@ -150,8 +150,16 @@ ${sites}
       });
       return { status: r.status, body: await r.json() };
     },
+    /** Sends `signal` and resolves once the process has exited (the node leaves). */
+    async kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill(signal);
+        await exited;
+      }
+    },
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM");
         await new Promise((r) => child.once("exit", r));
       }

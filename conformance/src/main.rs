@@ -14,6 +14,11 @@ mod sio;
 
 use std::process::ExitCode;
 
+/// The allocator of the `herald` binary (jemalloc with its background thread, see
+/// `server/src/alloc.rs`), so that what the benchmarks measure is what ships.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn usage(msg: &str) -> ExitCode {
     eprintln!(
         "fixture: {msg}\nusage: fixture --profile protocol|eio-client|sio-client|bench --port N"
@@ -22,6 +27,9 @@ fn usage(msg: &str) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        eprintln!("fixture: cannot enable the jemalloc background thread: {e}");
+    }
     let mut profile = None;
     let mut port = None;
     let mut args = std::env::args().skip(1);

@@ -20,7 +20,9 @@
 
 pub mod config;
 pub mod error;
+mod fifo;
 pub mod handshake;
+pub mod idhash;
 pub mod packet;
 pub mod payload;
 pub mod proto;

@@ -185,6 +185,9 @@ pub fn main() -> ExitCode {
         }
         Command::Run => {
             init_logs(config.log_format);
+            if let Err(e) = crate::alloc::configure() {
+                tracing::warn!("{e}");
+            }
             let dev = config.sites.is_empty();
             if dev {
                 config.sites.push(dev_site());

@@ -376,6 +376,9 @@ pub struct ReliableSection {
     /// How long a delivered message waits for the ack of a connected client before it
     /// is left for the next connection (default 5 min).
     pub ack_timeout: Dur,
+    /// Broadcasts of the Redis emitters to user rooms are reliable too (default false;
+    /// needs `[redis]`).
+    pub emitters: bool,
 }
 
 impl Default for ReliableSection {
@@ -387,6 +390,7 @@ impl Default for ReliableSection {
             max_pending: 1000,
             max_pending_bytes: 1 << 20,
             ack_timeout: Dur(Duration::from_secs(300)),
+            emitters: false,
         }
     }
 }
@@ -621,6 +625,12 @@ fn validate(c: &FileConfig) -> Result<(), ConfigError> {
         if s.reliable.always && s.user_room_prefix.is_empty() {
             return Err(err(format!(
                 "site {:?}: reliable.always needs a user_room_prefix (e.g. \"user:\") to tell user rooms from other rooms",
+                s.name
+            )));
+        }
+        if s.reliable.emitters && (!s.reliable.enabled || s.user_room_prefix.is_empty()) {
+            return Err(err(format!(
+                "site {:?}: reliable.emitters needs reliable.enabled = true and a user_room_prefix (e.g. \"user:\")",
                 s.name
             )));
         }

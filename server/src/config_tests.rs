@@ -161,3 +161,27 @@ fn client_room_config_errors_name_the_key() {
     let ok = site_with("broadcast_room = \"room:all\"", "");
     assert!(load(Some(&ok), &env(&[]), &Overrides::default()).is_ok());
 }
+
+#[test]
+fn reliable_emitters_need_reliable_delivery_and_user_rooms() {
+    let c = load(Some(FILE), &env(&[]), &Overrides::default()).unwrap();
+    assert!(!c.sites[0].reliable.emitters, "off by default");
+    let off = site_with(
+        "user_room_prefix = \"user:\"",
+        "[sites.reliable]\nemitters = true\n",
+    );
+    let e = load(Some(&off), &env(&[]), &Overrides::default()).unwrap_err();
+    assert!(
+        e.0.contains("reliable.emitters needs reliable.enabled"),
+        "{e}"
+    );
+    let no_prefix = site_with("", "[sites.reliable]\nenabled = true\nemitters = true\n");
+    let e = load(Some(&no_prefix), &env(&[]), &Overrides::default()).unwrap_err();
+    assert!(e.0.contains("user_room_prefix"), "{e}");
+    let ok = site_with(
+        "user_room_prefix = \"user:\"",
+        "[sites.reliable]\nenabled = true\nemitters = true\n",
+    );
+    let c = load(Some(&ok), &env(&[]), &Overrides::default()).unwrap();
+    assert!(c.sites[0].reliable.emitters);
+}

@@ -252,6 +252,16 @@ fn install(
             r.on_node_event(&node_ns, &payload);
         });
     }
+    match (&reliable, redis_url) {
+        (Some(r), Some(_)) if cfg.reliable.emitters => {
+            crate::reliable::intake::install(&ns, r.clone());
+        }
+        (Some(_), None) if cfg.reliable.emitters => warn!(
+            site = %cfg.name,
+            "reliable.emitters has no effect without [redis]: emitters publish through Redis"
+        ),
+        _ => {}
+    }
     let broadcast_room = cfg.broadcast_room.clone();
     let prefix = cfg.user_room_prefix.clone();
     let client_rooms = crate::client_rooms::ClientRooms::from_site(cfg);
@@ -291,14 +301,25 @@ fn install(
             let wait = at
                 .duration_since(SystemTime::now())
                 .unwrap_or(Duration::ZERO);
-            let socket = socket.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(wait).await;
-                if socket.connected() {
-                    socket.emit("auth_expired", Payload::one("token expired"));
-                    socket.disconnect();
-                }
-            });
+            // The timer must not outlive the connection: it holds the socket (and so
+            // its session's memory, ~6 KB) until it ends, and tokens live for hours.
+            let gone = Arc::new(tokio::sync::Notify::new());
+            let notify = gone.clone();
+            socket.on_disconnect(move |_, _| notify.notify_one());
+            if socket.connected() {
+                let socket = socket.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {
+                            if socket.connected() {
+                                socket.emit("auth_expired", Payload::one("token expired"));
+                                socket.disconnect();
+                            }
+                        }
+                        _ = gone.notified() => {}
+                    }
+                });
+            }
         }
     });
 

@@ -204,3 +204,29 @@ async fn operations_fail_clearly_while_redis_is_down() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn a_claim_is_won_by_one_node_and_expires() {
+    let redis = RedisServer::start();
+    let a = store(&redis, "claims", None, 10, 1 << 20);
+    let b = store(&redis, "claims", None, 10, 1 << 20);
+    let ttl = Duration::from_millis(300);
+    let first = a.claim_id(T0, "digest:1", ttl).await.unwrap();
+    assert!(first.is_some(), "the first node to claim gets an id");
+    assert_eq!(b.claim_id(T0, "digest:1", ttl).await.unwrap(), None);
+    assert_eq!(a.claim_id(T0, "digest:1", ttl).await.unwrap(), None);
+    // Another occurrence of the same bytes is another message.
+    let second = b.claim_id(T0, "digest:2", ttl).await.unwrap();
+    assert!(
+        second > first,
+        "claimed ids share the sequence: {second:?} > {first:?}"
+    );
+    let plain = a.new_id(T0).await.unwrap();
+    assert!(Some(plain) > second);
+    // Another site claims on its own.
+    let other = store(&redis, "other", None, 10, 1 << 20);
+    assert!(other.claim_id(T0, "digest:1", ttl).await.unwrap().is_some());
+    // The claim is forgotten after its time.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(b.claim_id(T0, "digest:1", ttl).await.unwrap().is_some());
+}

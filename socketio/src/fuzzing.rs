@@ -150,7 +150,6 @@ pub fn redis_decode(data: &[u8]) {
 /// LeakSanitizer) nothing of it is leaked.
 pub fn client_ops(data: &[u8]) {
     use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
     use std::time::{Duration, SystemTime};
 
     use engineio::server::{Handshake, MessageContext, Query};
@@ -190,12 +189,7 @@ pub fn client_ops(data: &[u8]) {
         secure: false,
         issued: SystemTime::now(),
     };
-    let mut client = Client::new(
-        io.inner.clone(),
-        conn,
-        handshake,
-        Arc::new(AtomicBool::new(false)),
-    );
+    let mut client = Client::new(io.inner.clone(), conn, handshake);
     let ctx = MessageContext::detached();
 
     const PH0: &str = r#"{"_placeholder":true,"num":0}"#;

@@ -8,6 +8,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use engineio::idhash::{IdMap, IdSet};
+
 /// A room name.
 pub type Room = Arc<str>;
 /// A socket id.
@@ -17,10 +19,35 @@ pub type Sid = Arc<str>;
 const EXCEPT_LINEAR: usize = 8;
 
 /// Room membership of one namespace.
+///
+/// A socket's own id room is a flag of the socket, not an entry of `rooms` (every socket
+/// is in it: two one-member sets per socket, ~300 B of every idle connection, were
+/// spent on saying so). `rooms` holds every other membership, including a socket's
+/// membership of another socket's id room.
 #[derive(Debug, Default)]
 pub struct RoomIndex {
-    rooms: HashMap<Room, HashSet<Sid>>,
-    sockets: HashMap<Sid, HashSet<Room>>,
+    /// Room names may come from peers: std's seeded hasher. The member sets and the
+    /// socket map hold our own socket ids: the fast id hasher.
+    rooms: HashMap<Room, IdSet<Sid>>,
+    sockets: IdMap<Sid, Memberships>,
+}
+
+#[derive(Debug, Default)]
+struct Memberships {
+    /// In the room named by its own id (until it leaves that room).
+    own: bool,
+    /// Every other room (an empty set does not allocate).
+    others: HashSet<Room>,
+}
+
+impl Memberships {
+    fn contains(&self, sid: &str, room: &str) -> bool {
+        if room == sid {
+            self.own
+        } else {
+            self.others.contains(room)
+        }
+    }
 }
 
 impl RoomIndex {
@@ -31,17 +58,23 @@ impl RoomIndex {
 
     /// Puts a socket in a room (idempotent).
     pub fn join(&mut self, sid: &Sid, room: Room) {
-        self.sockets
-            .entry(sid.clone())
-            .or_default()
-            .insert(room.clone());
+        let mine = self.sockets.entry(sid.clone()).or_default();
+        if *room == **sid {
+            mine.own = true;
+            return;
+        }
+        mine.others.insert(room.clone());
         self.rooms.entry(room).or_default().insert(sid.clone());
     }
 
     /// Takes a socket out of a room; an emptied room is removed.
     pub fn leave(&mut self, sid: &str, room: &str) {
-        if let Some(rooms) = self.sockets.get_mut(sid) {
-            rooms.remove(room);
+        if let Some(mine) = self.sockets.get_mut(sid) {
+            if room == sid {
+                mine.own = false;
+                return;
+            }
+            mine.others.remove(room);
         }
         if let Some(members) = self.rooms.get_mut(room) {
             members.remove(sid);
@@ -53,8 +86,10 @@ impl RoomIndex {
 
     /// Removes a socket from every room and returns the rooms it was in.
     pub fn remove_socket(&mut self, sid: &str) -> HashSet<Room> {
-        let rooms = self.sockets.remove(sid).unwrap_or_default();
-        for room in &rooms {
+        let Some((id, mine)) = self.sockets.remove_entry(sid) else {
+            return HashSet::new();
+        };
+        for room in &mine.others {
             if let Some(members) = self.rooms.get_mut(room) {
                 members.remove(sid);
                 if members.is_empty() {
@@ -62,22 +97,34 @@ impl RoomIndex {
                 }
             }
         }
+        let mut rooms = mine.others;
+        if mine.own {
+            rooms.insert(id);
+        }
         rooms
     }
 
-    /// The rooms of a socket.
-    pub fn rooms_of(&self, sid: &str) -> Option<&HashSet<Room>> {
-        self.sockets.get(sid)
+    /// The rooms of a socket (its own id room included while it is in it); `None` for
+    /// an unknown socket.
+    pub fn rooms_of(&self, sid: &str) -> Option<Vec<Room>> {
+        let (id, mine) = self.sockets.get_key_value(sid)?;
+        let own = mine.own.then(|| id.clone());
+        Some(own.into_iter().chain(mine.others.iter().cloned()).collect())
     }
 
-    /// The members of a room.
-    pub fn members(&self, room: &str) -> Option<&HashSet<Sid>> {
-        self.rooms.get(room)
+    /// True when the room has at least one member.
+    pub fn has_members(&self, room: &str) -> bool {
+        self.rooms.contains_key(room) || self.sockets.get(room).is_some_and(|m| m.own)
     }
 
-    /// Every room with at least one member.
+    /// Every room with at least one member, once each (socket id rooms included).
     pub fn rooms(&self) -> impl Iterator<Item = &Room> {
-        self.rooms.keys()
+        let own = self
+            .sockets
+            .iter()
+            .filter(|(id, m)| m.own && !self.rooms.contains_key(*id))
+            .map(|(id, _)| id);
+        self.rooms.keys().chain(own)
     }
 
     /// Number of sockets.
@@ -89,7 +136,18 @@ impl RoomIndex {
     pub fn in_any(&self, sid: &str, rooms: &[Room]) -> bool {
         self.sockets
             .get(sid)
-            .is_some_and(|mine| rooms.iter().any(|r| mine.contains(r)))
+            .is_some_and(|mine| rooms.iter().any(|r| mine.contains(sid, r)))
+    }
+
+    /// The members of `room`: the explicit ones, and the socket whose id it is when that
+    /// socket is in its own room (never among the explicit ones, so no duplicate).
+    fn members_of<'a>(&'a self, room: &str) -> impl Iterator<Item = &'a Sid> + 'a {
+        let own = self
+            .sockets
+            .get_key_value(room)
+            .filter(|(_, m)| m.own)
+            .map(|(id, _)| id);
+        self.rooms.get(room).into_iter().flatten().chain(own)
     }
 
     /// Calls `f` once for each socket in any of `rooms` (all sockets when empty) and in
@@ -100,17 +158,11 @@ impl RoomIndex {
         // many, in a set. Per recipient, two hash lookups fewer.
         let few: Vec<&Sid> = except
             .iter()
-            .filter_map(|r| self.rooms.get(r))
-            .flatten()
+            .flat_map(|r| self.members_of(r))
             .take(EXCEPT_LINEAR + 1)
             .collect();
-        let many: Option<HashSet<&Sid>> = (few.len() > EXCEPT_LINEAR).then(|| {
-            except
-                .iter()
-                .filter_map(|r| self.rooms.get(r))
-                .flatten()
-                .collect()
-        });
+        let many: Option<HashSet<&Sid>> = (few.len() > EXCEPT_LINEAR)
+            .then(|| except.iter().flat_map(|r| self.members_of(r)).collect());
         let excluded = |sid: &Sid| match &many {
             Some(set) => set.contains(sid),
             None => few.iter().any(|x| Arc::ptr_eq(x, sid) || **x == *sid),
@@ -122,21 +174,17 @@ impl RoomIndex {
                 }
             }
         } else if rooms.len() == 1 {
-            if let Some(members) = self.rooms.get(&rooms[0]) {
-                for sid in members {
-                    if !excluded(sid) {
-                        f(sid);
-                    }
+            for sid in self.members_of(&rooms[0]) {
+                if !excluded(sid) {
+                    f(sid);
                 }
             }
         } else {
             let mut seen: HashSet<&Sid> = HashSet::new();
             for room in rooms {
-                if let Some(members) = self.rooms.get(room) {
-                    for sid in members {
-                        if seen.insert(sid) && !excluded(sid) {
-                            f(sid);
-                        }
+                for sid in self.members_of(room) {
+                    if seen.insert(sid) && !excluded(sid) {
+                        f(sid);
                     }
                 }
             }
@@ -214,11 +262,54 @@ mod tests {
         idx.add_socket(&r("a"));
         idx.join(&r("a"), r("x"));
         idx.leave("a", "x");
-        assert!(idx.members("x").is_none());
+        assert!(!idx.has_members("x"));
         idx.join(&r("a"), r("x"));
         let rooms = idx.remove_socket("a");
         assert_eq!(rooms.len(), 2);
         assert_eq!(idx.rooms().count(), 0);
         assert_eq!(idx.socket_count(), 0);
+    }
+
+    #[test]
+    fn own_id_rooms_without_entries() {
+        let mut idx = RoomIndex::default();
+        idx.add_socket(&r("a"));
+        idx.add_socket(&r("b"));
+        // Another socket joins a's id room: both are its members, each once.
+        idx.join(&r("b"), r("a"));
+        assert_eq!(sorted(idx.targets(&[r("a")], &[])), ["a", "b"]);
+        assert_eq!(sorted(idx.targets(&[r("a"), r("b")], &[])), ["a", "b"]);
+        assert_eq!(sorted(idx.targets(&[r("a")], &[r("b")])), ["a"]);
+        assert!(idx.in_any("b", &[r("a")]));
+        assert!(idx.in_any("a", &[r("a")]));
+        assert!(!idx.in_any("a", &[r("b")]));
+        // Every room once: a (own, and b's), b.
+        let mut all: Vec<String> = idx.rooms().map(|r| r.to_string()).collect();
+        all.sort();
+        assert_eq!(all, ["a", "b"]);
+        let mut of_b = idx.rooms_of("b").unwrap();
+        of_b.sort();
+        assert_eq!(of_b, [r("a"), r("b")]);
+        // A socket can leave its own room (as in the reference adapter).
+        idx.leave("a", "a");
+        assert_eq!(sorted(idx.targets(&[r("a")], &[])), ["b"]);
+        assert_eq!(idx.rooms_of("a").unwrap(), Vec::<Room>::new());
+        assert!(idx.has_members("a"), "b is still in room a");
+        idx.leave("b", "a");
+        assert!(!idx.has_members("a"));
+        assert_eq!(
+            idx.socket_count(),
+            2,
+            "a is still a socket of the namespace"
+        );
+        assert_eq!(sorted(idx.targets(&[], &[])), ["a", "b"]);
+        // remove_socket reports the own room too.
+        idx.join(&r("b"), r("x"));
+        let gone = idx.remove_socket("b");
+        let mut gone: Vec<String> = gone.iter().map(|r| r.to_string()).collect();
+        gone.sort();
+        assert_eq!(gone, ["b", "x"]);
+        assert!(!idx.has_members("x") && !idx.has_members("b"));
+        assert!(idx.rooms_of("b").is_none());
     }
 }

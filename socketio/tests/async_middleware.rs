@@ -107,6 +107,32 @@ async fn a_second_connect_while_the_first_is_pending_closes_the_connection() {
     assert_eq!(io.of("/").socket_count(), 0, "no socket after the close");
 }
 
+/// A connect admitted by an asynchronous middleware before the connect timeout keeps
+/// the connection open past it (the admission reaches the connection through its inbox).
+#[tokio::test]
+async fn an_async_admission_in_time_is_not_closed_by_the_connect_timeout() {
+    let io = Io::new(Config {
+        connect_timeout: Duration::from_millis(200),
+        ..Config::default()
+    });
+    io.of("/").use_async_middleware(|_info| async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(None)
+    });
+    let addr = support::serve(&io).await;
+    let mut c = Client::open_only(addr).await;
+    c.send("0").await;
+    let reply = c.recv().await;
+    assert!(reply.starts_with("0{\"sid\":"), "{reply}");
+    // No packet from the client after the CONNECT: the deadline finds the admission in
+    // the inbox, not in the connection's sockets yet.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(io.of("/").socket_count(), 1, "still connected");
+    c.send("0/nobody,").await;
+    let answer = c.recv().await;
+    assert!(answer.starts_with("4/nobody,"), "{answer}");
+}
+
 #[tokio::test]
 async fn a_connection_closed_during_the_middleware_leaves_no_socket() {
     let io = Io::new(Config {

@@ -326,3 +326,89 @@ async fn fetched_sockets_carry_the_handshake() {
     assert!(hs["url"].as_str().unwrap().starts_with("/socket.io/?EIO=4"));
     assert_eq!(hs["auth"], serde_json::json!({}));
 }
+
+/// An emitter broadcast to `rooms`, as `@socket.io/redis-emitter` publishes it.
+fn emitter_broadcast(rooms: &[&str], event: &str, arg: &str) -> Bytes {
+    Bytes::from(wire::encode_broadcast(&Broadcast {
+        uid: wire::EMITTER_UID.into(),
+        packet: Packet::event("/", event, vec![Value::from(arg)]),
+        opts: Options {
+            rooms: rooms.iter().map(|r| (*r).into()).collect(),
+            ..Options::default()
+        },
+    }))
+}
+
+#[tokio::test]
+async fn a_remote_broadcast_hook_sees_every_remote_broadcast_and_decides_delivery() {
+    use socketio::server::RemoteVerdict;
+    let hub = InProcessHub::new();
+    let a = node(&hub);
+    let b = node(&hub);
+    let addr = support::serve(&a).await;
+    let mut c1 = Client::connect(addr).await;
+    let mut c2 = Client::connect(addr).await;
+    join(&mut c1, "user:1").await;
+    join(&mut c1, "news").await;
+    join(&mut c2, "news").await;
+    let (tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    a.of("/").on_remote_broadcast(move |m| {
+        let _ = tx.send((
+            m.uid.to_string(),
+            m.event.to_string(),
+            m.rooms.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+            m.bytes.len(),
+        ));
+        match m.event {
+            "skip" => RemoteVerdict::Skip,
+            "narrow" => RemoteVerdict::DeliverExcept(vec!["user:1".into()]),
+            _ => RemoteVerdict::Deliver,
+        }
+    });
+    // A room nobody on this node is in still reaches the hook (the cheap channel filter
+    // is off while a hook is set).
+    let nobody = emitter_broadcast(&["user:9"], "plain", "x");
+    hub.publish("socket.io#/#user:9#".into(), nobody.clone());
+    let (uid, event, rooms, len) = seen.recv().await.unwrap();
+    assert_eq!(
+        (uid.as_str(), event.as_str(), rooms, len),
+        ("emitter", "plain", vec!["user:9".to_string()], nobody.len())
+    );
+    // Skip: nobody here gets it.
+    hub.publish(
+        "socket.io#/#user:1#".into(),
+        emitter_broadcast(&["user:1"], "skip", "s"),
+    );
+    assert_eq!(seen.recv().await.unwrap().1, "skip");
+    // DeliverExcept: news minus user:1 → c2 only.
+    hub.publish(
+        "socket.io#/#".into(),
+        emitter_broadcast(&["news", "user:1"], "narrow", "n"),
+    );
+    assert_eq!(seen.recv().await.unwrap().1, "narrow");
+    assert_eq!(c2.recv().await, r#"2["narrow","n"]"#);
+    // Deliver: as usual; c1 got neither the skipped nor the narrowed message before it.
+    hub.publish(
+        "socket.io#/#".into(),
+        emitter_broadcast(&["news"], "plain", "p"),
+    );
+    assert_eq!(seen.recv().await.unwrap().1, "plain");
+    assert_eq!(c1.recv().await, r#"2["plain","p"]"#);
+    assert_eq!(c2.recv().await, r#"2["plain","p"]"#);
+    // Another node's broadcast reaches the hook with that node's uid; this node's own
+    // broadcasts never do.
+    b.of("/").to("news").emit("from-b", Payload::empty());
+    let (uid, event, ..) = seen.recv().await.unwrap();
+    assert_eq!(
+        (uid.as_str(), event.as_str()),
+        (b.of("/").cluster_uid().unwrap(), "from-b")
+    );
+    a.of("/").to("news").emit("from-a", Payload::empty());
+    assert_eq!(c1.recv().await, r#"2["from-b"]"#);
+    assert_eq!(c1.recv().await, r#"2["from-a"]"#);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        seen.try_recv().is_err(),
+        "the hook saw this node's own broadcast"
+    );
+}

@@ -9,6 +9,7 @@
 mod driver;
 mod http;
 mod query;
+mod queue;
 mod ws;
 
 use std::collections::HashMap;
@@ -23,7 +24,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 pub use self::http::Body;
@@ -119,13 +120,21 @@ pub trait Connection: Send + 'static {
     fn on_upgrade(&mut self) {}
     /// The session closed; nothing follows.
     fn on_close(&mut self, reason: CloseReason);
+    /// When [`Connection::on_deadline`] should run next (`None`: no timer). Asked after
+    /// every callback; the session's own timer serves it, so a per-connection timeout
+    /// needs no task of its own.
+    fn deadline(&self) -> Option<std::time::Instant> {
+        None
+    }
+    /// The [`Connection::deadline`] has passed (`now` is at or after it).
+    fn on_deadline(&mut self, _now: std::time::Instant) {}
 }
 
 /// A handle to one session: cheap to clone, usable from any task.
 #[derive(Debug, Clone)]
 pub struct Socket {
     sid: Arc<str>,
-    tx: mpsc::UnboundedSender<Command>,
+    tx: queue::Sender<Command>,
 }
 
 impl Socket {
@@ -172,7 +181,7 @@ impl Socket {
 
     /// Resolves once the session's task has ended. A task that holds a `Socket` only to
     /// act on it later (a timer) should also wait for this, and drop the `Socket` then:
-    /// each live handle keeps the session's channel allocated.
+    /// each live handle keeps the session's queue allocated.
     pub async fn closed(&self) {
         self.tx.closed().await
     }
@@ -183,7 +192,7 @@ impl Socket {
     /// benchmarks and tests of code that sends (no session, no transport).
     #[doc(hidden)]
     pub fn detached(sid: &str) -> (Socket, DetachedReceiver) {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = queue::queue();
         (
             Socket {
                 sid: sid.into(),
@@ -197,13 +206,13 @@ impl Socket {
 /// The receiving end of [`Socket::detached`].
 #[doc(hidden)]
 #[derive(Debug)]
-pub struct DetachedReceiver(mpsc::UnboundedReceiver<Command>);
+pub struct DetachedReceiver(queue::Receiver<Command>);
 
 impl DetachedReceiver {
     /// The frames sent so far, in order (commands other than sends are skipped).
     pub fn drain(&mut self) -> Vec<Frame> {
         let mut out = Vec::new();
-        while let Ok(cmd) = self.0.try_recv() {
+        for cmd in self.0.take() {
             match cmd {
                 Command::Send(f) => out.push(f),
                 Command::SendMany(fs) => out.extend(fs),
@@ -222,14 +231,15 @@ pub(crate) struct Registry {
 
 #[derive(Debug, Default)]
 struct RegistryState {
-    sessions: HashMap<Arc<str>, Entry>,
+    /// Keyed by the ids we generated: the fast id hasher.
+    sessions: crate::idhash::IdMap<Arc<str>, Entry>,
     per_ip: HashMap<std::net::IpAddr, usize>,
     websocket: usize,
 }
 
 #[derive(Debug)]
 struct Entry {
-    tx: mpsc::UnboundedSender<Command>,
+    tx: queue::Sender<Command>,
     ip: Option<std::net::IpAddr>,
     websocket: bool,
 }
@@ -244,14 +254,14 @@ pub struct TransportCounts {
 }
 
 impl Registry {
-    fn get(&self, sid: &str) -> Option<mpsc::UnboundedSender<Command>> {
+    fn get(&self, sid: &str) -> Option<queue::Sender<Command>> {
         self.lock().sessions.get(sid).map(|e| e.tx.clone())
     }
 
     fn insert(
         &self,
         sid: Arc<str>,
-        tx: mpsc::UnboundedSender<Command>,
+        tx: queue::Sender<Command>,
         ip: Option<std::net::IpAddr>,
         websocket: bool,
     ) {
@@ -323,7 +333,7 @@ impl Registry {
         self.lock().sessions.len()
     }
 
-    fn all(&self) -> Vec<mpsc::UnboundedSender<Command>> {
+    fn all(&self) -> Vec<queue::Sender<Command>> {
         self.lock()
             .sessions
             .values()
@@ -352,6 +362,7 @@ impl<H: Handler> Clone for Engine<H> {
 
 struct Inner<H> {
     config: Config,
+    limits: Arc<crate::proto::Limits>,
     handler: H,
     registry: Arc<Registry>,
 }
@@ -361,6 +372,7 @@ impl<H: Handler> Engine<H> {
     pub fn new(config: Config, handler: H) -> Self {
         Engine {
             inner: Arc::new(Inner {
+                limits: Arc::new(crate::proto::Limits::new(&config)),
                 config,
                 handler,
                 registry: Arc::new(Registry::default()),
@@ -565,9 +577,13 @@ impl<H: Handler> Engine<H> {
     }
 
     fn start_session(&self, hs: Handshake, ws: Option<ws::WsConn>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = queue::queue();
         let sid = hs.sid.clone();
-        let session = Session::new(std::time::Instant::now(), &self.inner.config, hs.transport);
+        let session = Session::with_limits(
+            std::time::Instant::now(),
+            self.inner.limits.clone(),
+            hs.transport,
+        );
         self.inner.registry.insert(
             sid.clone(),
             tx.clone(),
@@ -623,7 +639,7 @@ impl<H: Handler> Engine<H> {
     async fn polling(
         &self,
         req: Request<Incoming>,
-        tx: mpsc::UnboundedSender<Command>,
+        tx: queue::Sender<Command>,
     ) -> Result<Response<Body>, RequestError> {
         let (respond, answer) = oneshot::channel::<PollAnswer>();
         let is_get = match *req.method() {
@@ -738,10 +754,23 @@ fn is_transient_accept_error(e: &std::io::Error) -> bool {
 /// A copy of `headers` that owns its bytes. hyper's header values (and URI) are slices
 /// of the connection's 8 KiB read buffer: a session keeping them (in its handshake)
 /// would keep that whole buffer alive, 8 KiB per idle session.
+///
+/// The values are copied into one buffer that the copies share (one allocation, not
+/// one per header).
 fn owned_headers(headers: &HeaderMap) -> HeaderMap {
+    let total = headers.iter().map(|(_, v)| v.len()).sum();
+    let mut buf = bytes::BytesMut::with_capacity(total);
+    for (_, value) in headers {
+        buf.extend_from_slice(value.as_bytes());
+    }
+    let buf = buf.freeze();
     let mut copy = HeaderMap::with_capacity(headers.len());
+    let mut at = 0;
     for (name, value) in headers {
-        let owned = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        let end = at + value.len();
+        let owned =
+            HeaderValue::from_maybe_shared(buf.slice(at..end)).unwrap_or_else(|_| value.clone());
+        at = end;
         copy.append(name.clone(), owned);
     }
     copy
@@ -749,5 +778,44 @@ fn owned_headers(headers: &HeaderMap) -> HeaderMap {
 
 /// A copy of `uri` that owns its bytes (see [`owned_headers`]).
 fn owned_uri(uri: &::http::Uri) -> ::http::Uri {
+    if uri.scheme().is_none() && uri.authority().is_none() {
+        // The usual origin-form request target: only the path and query to copy.
+        if let Some(pq) = uri.path_and_query() {
+            let copy = ::http::uri::PathAndQuery::from_maybe_shared(Bytes::copy_from_slice(
+                pq.as_str().as_bytes(),
+            ));
+            if let Ok(pq) = copy {
+                return ::http::Uri::from(pq);
+            }
+        }
+    }
     uri.to_string().parse().unwrap_or_else(|_| uri.clone())
+}
+
+#[cfg(test)]
+mod owned_tests {
+    use super::*;
+
+    #[test]
+    fn handshake_copies_equal_the_request() {
+        let mut headers = HeaderMap::new();
+        headers.append(header::HOST, HeaderValue::from_static("127.0.0.1:1"));
+        headers.append("x-multi", HeaderValue::from_static("one"));
+        headers.append("x-multi", HeaderValue::from_static(""));
+        headers.append("x-multi", HeaderValue::from_static("three \t3"));
+        headers.append(header::COOKIE, HeaderValue::from_bytes(b"a=\xe9").unwrap());
+        let copy = owned_headers(&headers);
+        assert_eq!(copy, headers);
+        let values: Vec<_> = copy.get_all("x-multi").iter().collect();
+        assert_eq!(values, ["one", "", "three \t3"]);
+
+        let uri: ::http::Uri = "/socket.io/?EIO=4&transport=websocket&x=%20y"
+            .parse()
+            .unwrap();
+        let copy = owned_uri(&uri);
+        assert_eq!(copy, uri);
+        assert_eq!(copy.query(), Some("EIO=4&transport=websocket&x=%20y"));
+        let absolute: ::http::Uri = "http://h:1/socket.io/?EIO=4".parse().unwrap();
+        assert_eq!(owned_uri(&absolute), absolute);
+    }
 }

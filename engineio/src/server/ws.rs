@@ -1,7 +1,6 @@
 //! A WebSocket transport as the driver sees it: one `poll_event` that writes what is
 //! queued and reads the next packet, so a single task can own both directions.
 
-use std::collections::VecDeque;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -16,6 +15,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame as WsFra
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::config::Config;
+use crate::fifo::Fifo;
 use crate::packet::{Frame, Packet};
 
 pub(crate) type Stream_ = WebSocketStream<TokioIo<Upgraded>>;
@@ -42,7 +42,7 @@ pub(crate) enum WsEvent {
 
 pub(crate) struct WsConn {
     stream: Stream_,
-    queue: VecDeque<WsMessage>,
+    queue: Fifo<WsMessage>,
     queued_bytes: usize,
     needs_flush: bool,
 }
@@ -60,7 +60,7 @@ pub(crate) async fn accept(io: Upgraded, config: &Config) -> WsConn {
         WebSocketStream::from_raw_socket(TokioIo::new(io), Role::Server, Some(ws_config)).await;
     WsConn {
         stream,
-        queue: VecDeque::new(),
+        queue: Fifo::new(),
         queued_bytes: 0,
         needs_flush: false,
     }

@@ -12,13 +12,16 @@
 //! out-of-order ack of a `resync` message), U's sockets get a `resync` event with
 //! `{"reason": …}` and the client reloads its state from the backend.
 
+pub mod intake;
 pub mod redis_store;
 pub mod store;
 
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use socketio::raw::RawArgs;
+use socketio::rooms::Sid;
 use socketio::server::{Namespace, Payload, Socket};
 use tracing::{debug, warn};
 
@@ -29,6 +32,10 @@ use store::{Acked, Limits, MemoryStore, MessageId, Stored};
 /// The server-side event that carries a reliable message to the other herald nodes,
 /// which deliver it to their own sockets of the user (the message is already stored).
 pub const NODE_EVENT: &str = "herald:reliable";
+
+/// How long the claim of an emitter message is kept in Redis: well past the time the
+/// same message takes to reach every node.
+const CLAIM_TTL: Duration = Duration::from_secs(120);
 
 /// Where the pending messages live.
 #[derive(Debug)]
@@ -61,6 +68,10 @@ pub struct Reliable {
     ack_timeout: Duration,
     always: bool,
     user_room_prefix: String,
+    /// Sockets whose pending messages are being read from the store, with what was
+    /// sent to them meanwhile: held back until their `batch` is out, so the batch comes
+    /// first and nothing in it is also sent on its own.
+    replaying: Mutex<HashMap<Sid, Vec<Stored>>>,
 }
 
 fn now_ms() -> u64 {
@@ -128,6 +139,7 @@ impl Reliable {
             ack_timeout: cfg.ack_timeout.0,
             always: cfg.always,
             user_room_prefix: user_room_prefix.to_string(),
+            replaying: Mutex::new(HashMap::new()),
         });
         let weak = Arc::downgrade(&r);
         tokio::spawn(async move {
@@ -236,8 +248,47 @@ impl Reliable {
         resync: bool,
     ) -> Result<MessageId, StoreError> {
         let now = now_ms();
+        let id = self.new_id(now).await?;
+        self.store_and_deliver(ns, users, id, event, args, resync, now)
+            .await?;
+        Ok(id)
+    }
+
+    /// [`Reliable::send`] by the first node to claim `claim` (every node of the cluster
+    /// received the same emitter message): `None` when another node claimed it first,
+    /// which stores and delivers it (to this node's sockets too).
+    pub async fn send_claimed(
+        self: &Arc<Self>,
+        ns: &Namespace,
+        users: &[&str],
+        event: &str,
+        args: &RawArgs,
+        claim: &str,
+    ) -> Result<Option<MessageId>, StoreError> {
+        let now = now_ms();
+        let id = match &self.backend {
+            Backend::Memory(m) => Some(lock(m).new_id(now)),
+            Backend::Redis(r) => r.claim_id(now, claim, CLAIM_TTL).await?,
+        };
+        let Some(id) = id else { return Ok(None) };
+        self.store_and_deliver(ns, users, id, event, args, false, now)
+            .await?;
+        Ok(Some(id))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn store_and_deliver(
+        self: &Arc<Self>,
+        ns: &Namespace,
+        users: &[&str],
+        id: MessageId,
+        event: &str,
+        args: &RawArgs,
+        resync: bool,
+        now: u64,
+    ) -> Result<(), StoreError> {
         let msg = Stored {
-            id: self.new_id(now).await?,
+            id,
             event: event.to_string(),
             args: args.as_str().to_string(),
             resync,
@@ -270,7 +321,7 @@ impl Reliable {
                 ns.to(&room).emit("resync", resync_reason("overflow"));
             }
         }
-        Ok(msg.id)
+        Ok(())
     }
 
     /// A [`NODE_EVENT`] from another node: delivers the (already stored) message to
@@ -310,6 +361,10 @@ impl Reliable {
 
     /// Sends one stored message to one socket and handles its ack.
     fn deliver(self: &Arc<Self>, socket: &Socket, user: &str, msg: &Stored) {
+        if let Some(held) = lock(&self.replaying).get_mut(socket.id()) {
+            held.push(msg.clone());
+            return;
+        }
         let Some(payload) = with_id(&msg.args, msg.id) else {
             warn!("a stored reliable message has invalid arguments; dropped");
             return;
@@ -336,6 +391,7 @@ impl Reliable {
             self.replay(socket, user, resync, pending);
             return;
         }
+        lock(&self.replaying).insert(socket.id().clone(), Vec::new());
         let me = self.clone();
         let socket = socket.clone();
         let user = user.to_string();
@@ -346,9 +402,21 @@ impl Reliable {
                     me.pending(&user, now_ms()).await?,
                 ))
             };
-            match state.await {
-                Ok((resync, pending)) => me.replay(&socket, &user, resync, pending),
-                Err(e) => warn!("{e}; pending messages will be sent on a later connection"),
+            let state = state.await;
+            let held = lock(&me.replaying).remove(socket.id()).unwrap_or_default();
+            let in_batch: HashSet<MessageId> = match state {
+                Ok((resync, pending)) => {
+                    let ids = pending.iter().map(|m| m.id).collect();
+                    me.replay(&socket, &user, resync, pending);
+                    ids
+                }
+                Err(e) => {
+                    warn!("{e}; pending messages will be sent on a later connection");
+                    HashSet::new()
+                }
+            };
+            for msg in held.iter().filter(|m| !in_batch.contains(&m.id)) {
+                me.deliver(&socket, &user, msg);
             }
         });
     }
@@ -373,7 +441,7 @@ impl Reliable {
     }
 }
 
-fn lock(m: &Mutex<MemoryStore>) -> std::sync::MutexGuard<'_, MemoryStore> {
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

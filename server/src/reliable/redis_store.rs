@@ -55,6 +55,16 @@ redis.call('SET', KEYS[1], text)
 return text
 ";
 
+// KEYS: seq claim; ARGV: now_ms claim_ttl_ms. A new id, or false when the claim is taken.
+const CLAIM_ID: &str = r"
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return false end
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local id = math.max(last + 1, tonumber(ARGV[1]) * 1000)
+local text = string.format('%.0f', id)
+redis.call('SET', KEYS[1], text)
+return text
+";
+
 // KEYS: q m b r; ARGV: id body size max_pending max_bytes ttl_ms
 const PUSH: &str = r"
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1])
@@ -164,6 +174,7 @@ if v then return 1 else return 0 end
 ";
 
 static NEXT_ID_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(NEXT_ID));
+static CLAIM_ID_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(CLAIM_ID));
 static PUSH_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(PUSH));
 static PENDING_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(PENDING));
 static ACK_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ACK));
@@ -225,6 +236,29 @@ impl RedisStore {
             .map_err(err("new id"))?;
         text.parse()
             .map_err(|_| StoreError(format!("new id: not a number: {text:?}")))
+    }
+
+    /// A new id as [`RedisStore::new_id`], only for the first node to claim `claim`
+    /// (kept `claim_ttl`): `None` when another node already did.
+    pub async fn claim_id(
+        &self,
+        now: u64,
+        claim: &str,
+        claim_ttl: Duration,
+    ) -> Result<Option<MessageId>, StoreError> {
+        let text: Option<String> = CLAIM_ID_SCRIPT
+            .key(format!("{}:seq", self.prefix))
+            .key(format!("{}:claim:{claim}", self.prefix))
+            .arg(now)
+            .arg(u64::try_from(claim_ttl.as_millis()).unwrap_or(u64::MAX))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(err("claim"))?;
+        text.map(|t| {
+            t.parse()
+                .map_err(|_| StoreError(format!("claim: not a number: {t:?}")))
+        })
+        .transpose()
     }
 
     /// Stores a message for `user` under `id`; how many old messages were dropped.

@@ -16,7 +16,9 @@ use tracing::debug;
 use super::wire::{self, Broadcast, Channels, Flags, Options, Packet, Request, Response, Selector};
 use super::{Cluster, RemoteSocket, Subscription, Target, lock};
 use crate::rooms::Room;
-use crate::server::{BroadcastOperator, Namespace, Payload, ServerSideAck};
+use crate::server::{
+    BroadcastOperator, Namespace, Payload, RemoteBroadcast, RemoteVerdict, ServerSideAck,
+};
 use crate::value::Value;
 
 /// A namespace's cluster state.
@@ -395,9 +397,10 @@ impl NsCluster {
         room: &str,
         payload: &Bytes,
     ) -> Result<(), wire::WireError> {
+        let hook = ns.remote_broadcast_hook();
         // The channel's room is a cheap filter before decoding: a node without that room
-        // has nobody to deliver to.
-        if !room.is_empty() && ns.lock().rooms.members(room).is_none() {
+        // has nobody to deliver to (unless a hook wants to see everything).
+        if hook.is_none() && !room.is_empty() && !ns.lock().rooms.has_members(room) {
             return Ok(());
         }
         let b = wire::decode_broadcast(payload)?;
@@ -411,7 +414,24 @@ impl NsCluster {
         let Some(event) = b.packet.event_name() else {
             return Err(wire::WireError::Shape("event name is not a string"));
         };
-        let mut op = BroadcastOperator::targeting(ns.clone(), b.opts.target()).local();
+        let mut target = b.opts.target();
+        if let Some(hook) = hook {
+            let verdict = hook(&RemoteBroadcast {
+                uid: &b.uid,
+                bytes: payload,
+                event,
+                args: b.packet.args(),
+                rooms: &b.opts.rooms,
+                except: &b.opts.except,
+                volatile: b.opts.flags.volatile,
+            });
+            match verdict {
+                RemoteVerdict::Deliver => {}
+                RemoteVerdict::DeliverExcept(rooms) => target.except.extend(rooms),
+                RemoteVerdict::Skip => return Ok(()),
+            }
+        }
+        let mut op = BroadcastOperator::targeting(ns.clone(), target).local();
         if b.opts.flags.volatile {
             op = op.volatile();
         }

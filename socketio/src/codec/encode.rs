@@ -60,6 +60,15 @@ impl Args<'_> {
         }
     }
 
+    /// The bytes [`Args::write`] writes when the text is raw and canonical (a capacity
+    /// hint: 0 for values, whose size is not known up front).
+    fn raw_len(&self) -> usize {
+        match self {
+            Args::Raw(a) | Args::RawBinary { args: a, .. } => a.as_bytes().len(),
+            Args::Values(_) => 0,
+        }
+    }
+
     fn is_empty(&self) -> bool {
         match self {
             Args::Raw(a) | Args::RawBinary { args: a, .. } => a.is_empty(),
@@ -250,7 +259,7 @@ pub fn encode_event_into(
     } else {
         (PacketType::Event, None)
     };
-    out.reserve(header_len(prefix, attachments, nsp, ack_id) + name.len() + 8);
+    out.reserve(header_len(prefix, attachments, nsp, ack_id) + name.len() + 8 + args.raw_len());
     write_header(out, prefix, packet_type, attachments, nsp, ack_id);
     out.put_u8(b'[');
     write_str(out, name);
@@ -280,7 +289,7 @@ pub fn encode_ack_into(
     } else {
         (PacketType::Ack, None)
     };
-    out.reserve(header_len(prefix, attachments, nsp, Some(ack_id)) + 2);
+    out.reserve(header_len(prefix, attachments, nsp, Some(ack_id)) + 2 + args.raw_len());
     write_header(out, prefix, packet_type, attachments, nsp, Some(ack_id));
     out.put_u8(b'[');
     let buffers = args.write(out);

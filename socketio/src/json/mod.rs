@@ -8,6 +8,7 @@
 //! so both directions are implemented here. serde_json is still used for typed access
 //! ([`RawJson::deserialize`](crate::raw::RawJson::deserialize)) and conversions.
 
+mod canonical;
 pub(crate) mod scan;
 pub(crate) mod write;
 

@@ -106,3 +106,28 @@ fn lists() {
     assert!(scan_list(b",1", 128).is_err());
     assert!(scan_list(b"1 2", 128).is_err());
 }
+
+#[test]
+fn word_skip_stops_at_every_stop_byte() {
+    // Every byte value at every offset of a 24-byte run of plain content: the skip
+    // never passes a byte of STRING_STOP, and passes whole clean words.
+    for b in 0..=255u8 {
+        for at in 0..24 {
+            let mut buf = vec![b'a'; 24];
+            buf[at] = b;
+            let stop = skip_plain_words(&buf, 0);
+            if STRING_STOP[usize::from(b)] {
+                assert!(stop <= at, "byte {b:#x} at {at}: skipped to {stop}");
+                assert_eq!(stop, at / 8 * 8, "byte {b:#x} at {at}");
+            } else {
+                assert_eq!(stop, 24, "byte {b:#x} at {at}");
+            }
+        }
+    }
+    // A partial last word is left to the byte loop; a start inside a word works.
+    assert_eq!(skip_plain_words(b"abcdefghij", 0), 8);
+    assert_eq!(skip_plain_words(b"abcdefghij", 3), 3);
+    assert_eq!(skip_plain_words(b"abcdefghijklmnop", 3), 11);
+    assert!(ok(r#"["0123456789abcdef\"0123456789\\abcdef\u00e9é😀"]"#));
+    assert!(!ok("[\"0123456789abcdef\u{1}0123456789\"]"));
+}

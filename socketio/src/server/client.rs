@@ -6,9 +6,8 @@
 //! CONNECT_ERROR, text while attachments are awaited or binary when none is awaited
 //! closes the whole connection, as the reference server does.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use bytes::Bytes;
 use engineio::server::MessageContext;
@@ -29,9 +28,12 @@ pub struct Client {
     io: Arc<IoInner>,
     conn: engineio::Socket,
     handshake: Arc<engineio::Handshake>,
-    sockets: HashMap<Box<str>, Socket>,
+    /// The sockets of the namespaces joined (a few at most: a list, not a map).
+    sockets: Sockets,
     reassembler: Reassembler,
-    joined: Arc<AtomicBool>,
+    /// Until a namespace is joined: when the connection is closed for joining none
+    /// (`connect_timeout` after the session opened).
+    connect_deadline: Option<Instant>,
     closed: bool,
     /// Namespaces whose CONNECT awaits an asynchronous middleware.
     pending: Vec<Box<str>>,
@@ -50,6 +52,28 @@ struct Inbox {
     arrivals: Vec<(Box<str>, Option<Socket>)>,
 }
 
+/// The sockets of one connection, one per namespace.
+#[derive(Default)]
+struct Sockets(Vec<Socket>);
+
+impl Sockets {
+    fn get(&self, nsp: &str) -> Option<&Socket> {
+        self.0.iter().find(|s| s.namespace().name() == nsp)
+    }
+
+    fn remove(&mut self, nsp: &str) {
+        self.0.retain(|s| s.namespace().name() != nsp);
+    }
+
+    /// Adds `socket`, replacing the one of the same namespace.
+    fn insert(&mut self, socket: Socket) {
+        self.remove(socket.namespace().name());
+        // Exactly one slot for the usual single namespace, not four.
+        self.0.reserve_exact(1);
+        self.0.push(socket);
+    }
+}
+
 fn lock_inbox(inbox: &Mutex<Inbox>) -> MutexGuard<'_, Inbox> {
     inbox.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -59,16 +83,16 @@ impl Client {
         io: Arc<IoInner>,
         conn: engineio::Socket,
         handshake: engineio::Handshake,
-        joined: Arc<AtomicBool>,
     ) -> Client {
+        let connect_deadline = Instant::now().checked_add(io.config.connect_timeout);
         let reassembler = Reassembler::new(io.config.decoder);
         Client {
             io,
             conn,
             handshake: Arc::new(handshake),
-            sockets: HashMap::new(),
+            sockets: Sockets::default(),
             reassembler,
-            joined,
+            connect_deadline,
             closed: false,
             pending: Vec::new(),
             inbox: None,
@@ -102,7 +126,8 @@ impl Client {
         for (nsp, socket) in arrivals {
             self.pending.retain(|p| *p != nsp);
             if let Some(socket) = socket {
-                self.sockets.insert(nsp, socket);
+                self.connect_deadline = None;
+                self.sockets.insert(socket);
             }
         }
     }
@@ -131,7 +156,7 @@ impl Client {
             PacketType::Connect => self.connect(&nsp, packet.auth().cloned()),
             PacketType::Disconnect => match self.socket(&nsp) {
                 Some(s) => {
-                    self.sockets.remove(nsp.as_str());
+                    self.sockets.remove(&nsp);
                     if s.mark_disconnected() {
                         s.namespace()
                             .remove_socket(&s, DisconnectReason::ClientNamespaceDisconnect);
@@ -234,7 +259,6 @@ impl Client {
         let inbox = self.inbox.get_or_insert_with(Default::default).clone();
         let conn = self.conn.clone();
         let handshake = self.handshake.clone();
-        let joined = self.joined.clone();
         let nsp: Box<str> = nsp.into();
         let info = ConnectInfo {
             namespace: ns.name_arc(),
@@ -277,7 +301,6 @@ impl Client {
                 socket.id(),
                 socket.inner.pid.as_deref(),
             ));
-            joined.store(true, Ordering::Release);
             ib.arrivals.push((nsp, Some(socket.clone())));
             if let Some(handler) = ns.connection_handler() {
                 handler(&socket);
@@ -327,8 +350,8 @@ impl Client {
     }
 
     fn admit(&mut self, ns: &Namespace, socket: Socket) {
-        self.joined.store(true, Ordering::Release);
-        self.sockets.insert(ns.name().into(), socket.clone());
+        self.connect_deadline = None;
+        self.sockets.insert(socket.clone());
         if let Some(handler) = ns.connection_handler() {
             handler(&socket);
         }
@@ -363,19 +386,33 @@ impl engineio::Connection for Client {
         }
     }
 
+    fn deadline(&self) -> Option<Instant> {
+        self.connect_deadline
+    }
+
+    fn on_deadline(&mut self, now: Instant) {
+        // A connect admitted by an asynchronous middleware since counts.
+        self.drain_inbox();
+        if self.connect_deadline.is_some_and(|d| d <= now) {
+            self.connect_deadline = None;
+            debug!("no namespace joined within connect_timeout, closing");
+            self.conn.close();
+        }
+    }
+
     fn on_close(&mut self, reason: CloseReason) {
         self.reassembler.reset();
         if let Some(inbox) = &self.inbox {
             let mut ib = lock_inbox(inbox);
             ib.closed = true;
-            for (nsp, socket) in ib.arrivals.drain(..) {
+            for (_, socket) in ib.arrivals.drain(..) {
                 if let Some(socket) = socket {
-                    self.sockets.insert(nsp, socket);
+                    self.sockets.insert(socket);
                 }
             }
         }
         let reason = DisconnectReason::from_engine(reason);
-        for (_, s) in self.sockets.drain() {
+        for s in std::mem::take(&mut self.sockets.0) {
             if s.mark_disconnected() {
                 s.namespace().remove_socket(&s, reason);
             }

@@ -16,6 +16,43 @@ use crate::value::Value;
 /// A handler of events from the other servers of a cluster.
 pub(crate) type ServerSideHandler = Arc<dyn Fn(&str, Payload, Option<ServerSideAck>) + Send + Sync>;
 
+/// A broadcast that another publisher of the cluster (a Redis emitter, another node)
+/// sent to this namespace, as this node received it, before it delivers it to its
+/// sockets. See [`Namespace::on_remote_broadcast`].
+#[derive(Debug)]
+pub struct RemoteBroadcast<'a> {
+    /// The publisher's uid ([`EMITTER_UID`](crate::adapter::wire::EMITTER_UID) for the
+    /// Redis emitters).
+    pub uid: &'a str,
+    /// The message exactly as it was published (the same bytes on every node).
+    pub bytes: &'a [u8],
+    /// The event name.
+    pub event: &'a str,
+    /// The arguments (binary where the publisher sent buffers).
+    pub args: &'a [Value],
+    /// Target rooms (every socket when empty).
+    pub rooms: &'a [Room],
+    /// Excluded rooms.
+    pub except: &'a [Room],
+    /// The publisher said the message may be lost.
+    pub volatile: bool,
+}
+
+/// What this node does with a [`RemoteBroadcast`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteVerdict {
+    /// Deliver it to this node's sockets, as usual.
+    Deliver,
+    /// Deliver it, but not to the sockets of these rooms (the hook took care of them).
+    DeliverExcept(Vec<Room>),
+    /// Do not deliver it here (the hook took care of it).
+    Skip,
+}
+
+/// The hook of [`Namespace::on_remote_broadcast`].
+pub(crate) type RemoteBroadcastHook =
+    Arc<dyn Fn(&RemoteBroadcast<'_>) -> RemoteVerdict + Send + Sync>;
+
 /// Answers a server-side event that asked for an ack (Node's
 /// `serverSideEmitWithAck`). Sending consumes it; only the first argument reaches the
 /// asker, as in Node.
@@ -107,6 +144,31 @@ impl Namespace {
             .unwrap_or_else(|e| e.into_inner())
             .insert(event.to_string(), Arc::new(handler));
         self
+    }
+
+    /// Sets a hook that sees every broadcast other publishers of the cluster send to
+    /// this namespace (Redis emitters, other nodes; never this node's own) before this
+    /// node delivers it, and decides whether and to whom it is delivered here. It runs
+    /// on the adapter's receiving task: keep it short and hand longer work to a task.
+    /// Broadcasts that ask for acks are not shown to it.
+    pub fn on_remote_broadcast(
+        &self,
+        hook: impl Fn(&RemoteBroadcast<'_>) -> RemoteVerdict + Send + Sync + 'static,
+    ) -> &Self {
+        *self
+            .inner
+            .remote_broadcast_hook
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(hook));
+        self
+    }
+
+    pub(crate) fn remote_broadcast_hook(&self) -> Option<RemoteBroadcastHook> {
+        self.inner
+            .remote_broadcast_hook
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub(crate) fn run_server_side(

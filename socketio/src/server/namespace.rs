@@ -2,12 +2,14 @@
 //! and (when enabled) its connection state recovery log.
 
 use std::collections::HashMap;
+
+use engineio::idhash::IdMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use super::broadcast::BroadcastOperator;
-use super::cluster::ServerSideHandler;
+use super::cluster::{RemoteBroadcastHook, ServerSideHandler};
 use super::payload::Payload;
 use super::recovery::{Recovery, RecoveryConfig};
 use super::socket::{DisconnectReason, Socket};
@@ -98,7 +100,7 @@ pub(crate) type ConnectionHandler = Arc<dyn Fn(&Socket) + Send + Sync>;
 
 #[derive(Default)]
 pub(crate) struct NsState {
-    pub(crate) sockets: HashMap<Sid, Socket>,
+    pub(crate) sockets: IdMap<Sid, Socket>,
     pub(crate) rooms: RoomIndex,
 }
 
@@ -110,6 +112,8 @@ pub(crate) struct NsInner {
     pub(crate) server_side: RwLock<Option<ServerSideHandler>>,
     /// Handlers of one server-side event name each, ahead of `server_side`.
     pub(crate) server_side_named: RwLock<HashMap<String, ServerSideHandler>>,
+    /// Looks at broadcasts from other publishers before this node delivers them.
+    pub(crate) remote_broadcast_hook: RwLock<Option<RemoteBroadcastHook>>,
     pub(crate) state: Mutex<NsState>,
     middlewares: RwLock<Vec<Middleware>>,
     has_async_middleware: AtomicBool,
@@ -144,6 +148,7 @@ impl Namespace {
                 adapter,
                 server_side: RwLock::new(None),
                 server_side_named: RwLock::new(HashMap::new()),
+                remote_broadcast_hook: RwLock::new(None),
                 state: Mutex::new(NsState::default()),
                 middlewares: RwLock::new(Vec::new()),
                 has_async_middleware: AtomicBool::new(false),
@@ -373,11 +378,7 @@ impl Namespace {
     }
 
     pub(crate) fn rooms_of(&self, sid: &str) -> Vec<Room> {
-        self.lock()
-            .rooms
-            .rooms_of(sid)
-            .map(|r| r.iter().cloned().collect())
-            .unwrap_or_default()
+        self.lock().rooms.rooms_of(sid).unwrap_or_default()
     }
 
     /// Emits to one socket; with recovery on (and not volatile) the event gets an

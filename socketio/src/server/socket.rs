@@ -1,6 +1,8 @@
 //! A socket: one client's connection to one namespace.
 
 use std::collections::HashMap;
+
+use engineio::idhash::IdMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -141,7 +143,7 @@ pub(crate) struct SocketInner {
     pub(crate) recovered: bool,
     handlers: Mutex<HashMap<Box<str>, EventHandler>>,
     disconnect_handlers: Mutex<Vec<DisconnectHandler>>,
-    pub(crate) acks: Mutex<HashMap<u64, AckWaiter>>,
+    pub(crate) acks: Mutex<IdMap<u64, AckWaiter>>,
     data: Mutex<serde_json::Value>,
     connected: AtomicBool,
 }
@@ -188,7 +190,7 @@ impl Socket {
                 recovered,
                 handlers: Mutex::new(HashMap::new()),
                 disconnect_handlers: Mutex::new(Vec::new()),
-                acks: Mutex::new(HashMap::new()),
+                acks: Mutex::new(IdMap::default()),
                 data: Mutex::new(data),
                 connected: AtomicBool::new(true),
             }),
