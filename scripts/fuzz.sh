@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the cargo-fuzz targets of fuzz/ for a while each (libFuzzer, AddressSanitizer).
+# Runs the cargo-fuzz targets of fuzz/ for a while each (libFuzzer, AddressSanitizer), one
+# after the other: the tool for campaigns. CI's quick run is scripts/fuzz-ci.sh.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #
