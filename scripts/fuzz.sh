@@ -8,7 +8,8 @@
 # defaults to every target of `cargo fuzz list`. Installs cargo-fuzz if it is missing and
 # works on the stable toolchain (RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its -Z flags).
 #
-# Each target reads its committed seeds (fuzz/corpus/TARGET, never written to) plus a
+# Each target reads its committed seeds (fuzz/corpus/TARGET, never written to) and kept
+# crashes (fuzz/regressions/TARGET), plus a
 # scratch corpus (fuzz/target/fuzz-corpus/TARGET, kept between runs, git-ignored) that
 # receives what libFuzzer finds. The dictionary is fuzz/dict/<prefix>.dict, the prefix
 # being the part of the name before the first `_` (eio_packet -> engineio.dict via the
