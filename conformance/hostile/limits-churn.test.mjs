@@ -4,36 +4,19 @@
 // to 0, open files and RSS back to the baseline. (The token-expiry timer of each JWT
 // connection used to hold the socket until the token's `exp`: ~6 KB per connection kept
 // for an hour, 18 MB after this churn.)
-import { describe, it, after } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
-import { freePort, startHerald, signJwt, now, sleep } from "../herald/support.mjs";
-import { assertHeraldHealthy } from "./support.mjs";
+import { freePort, startHerald, signJwt, now } from "../herald/support.mjs";
+import { assertHeraldHealthy, metric, stopAllAfter, waitFor } from "./support.mjs";
 
 const KEY = "churn-key-0123456789abcdef";
 const SECRET = "churn-secret-that-is-long-enough-0123456789";
 
 const running = new Set();
-after(async () => {
-  for (const h of running) await h.stop();
-});
+stopAllAfter(running);
 
-async function metric(opsPort, name) {
-  const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
-  const m = new RegExp(`^${name} (\\d+)$`, "m").exec(text);
-  assert.ok(m, `${name} in /metrics`);
-  return Number(m[1]);
-}
 
-async function waitFor(fn, ms, what) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v.ok) return v;
-    if (Date.now() > deadline) assert.fail(`${what} within ${ms} ms (last: ${JSON.stringify(v)})`);
-    await sleep(200);
-  }
-}
 
 describe("limits: connection churn", () => {
   it("3,000 JWT clients that connect, JOIN, NOTIFY, receive and leave keep nothing: memory back to the baseline", async () => {

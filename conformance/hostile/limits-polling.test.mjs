@@ -2,11 +2,11 @@
 // handshake and never poll are all freed by the heartbeat, twice (herald_sessions back to
 // 0, open files back to the baseline, RSS back to the baseline within a stated margin:
 // nothing of them is kept).
-import { describe, it, after } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { freePort, startHerald, sleep } from "../herald/support.mjs";
-import { assertHeraldHealthy } from "./support.mjs";
+import { freePort, startHerald } from "../herald/support.mjs";
+import { assertHeraldHealthy, metric, stopAllAfter, waitFor } from "./support.mjs";
 
 const KEY = "scale-key-0123456789abcdef";
 const SECRET = "scale-secret-that-is-long-enough-0123456789";
@@ -20,26 +20,9 @@ secret = "${SECRET}"
 `;
 
 const running = new Set();
-after(async () => {
-  for (const h of running) await h.stop();
-});
+stopAllAfter(running);
 
-async function metric(opsPort, name) {
-  const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
-  const m = new RegExp(`^${name} (\\d+)$`, "m").exec(text);
-  assert.ok(m, `${name} in /metrics`);
-  return Number(m[1]);
-}
 
-async function waitFor(fn, ms, what) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v.ok) return v;
-    if (Date.now() > deadline) assert.fail(`${what} within ${ms} ms (last: ${JSON.stringify(v)})`);
-    await sleep(100);
-  }
-}
 
 describe("limits at scale: abandoned polling sessions", () => {
   it("10,000 sessions that handshake and never poll are all freed, twice over, memory back to the baseline", async () => {

@@ -3,13 +3,13 @@
 // - a reconnect storm: 5,000 socket.io-clients (two child processes) lose the server
 //   (SIGTERM) and all reconnect to its restart on the same port; a broadcast then
 //   reaches every one of them.
-import { describe, it, after } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { fork } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, startHerald, sleep } from "../herald/support.mjs";
-import { assertHeraldHealthy } from "./support.mjs";
+import { freePort, startHerald } from "../herald/support.mjs";
+import { assertHeraldHealthy, metric, stopAllAfter, waitFor } from "./support.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const KEY = "scale-key-0123456789abcdef";
@@ -24,26 +24,9 @@ secret = "${SECRET}"
 `;
 
 const running = new Set();
-after(async () => {
-  for (const h of running) await h.stop();
-});
+stopAllAfter(running);
 
-async function metric(opsPort, name) {
-  const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
-  const m = new RegExp(`^${name} (\\d+)$`, "m").exec(text);
-  assert.ok(m, `${name} in /metrics`);
-  return Number(m[1]);
-}
 
-async function waitFor(fn, ms, what) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v.ok) return v;
-    if (Date.now() > deadline) assert.fail(`${what} within ${ms} ms (last: ${JSON.stringify(v)})`);
-    await sleep(100);
-  }
-}
 
 describe("limits at scale: reconnect storm", () => {
   it("5,000 clients that lose the server all reconnect to its restart and get a broadcast", async () => {

@@ -2,6 +2,7 @@
 // `protocol` profile's /socket.io/ endpoint, "what did the server do" summaries, and the
 // health checks that every case ends with: a well-behaved socket.io-client on the same
 // server still connects and gets its answer within normal time.
+import { after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { io } from "socket.io-client";
@@ -169,4 +170,30 @@ export async function assertHeraldHealthy(h, { token, key, site, room, nsp = "/"
   } finally {
     socket.close();
   }
+}
+
+/** The value of the unlabelled metric `name` on herald's ops listener. */
+export async function metric(opsPort, name) {
+  const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\d+)$`, "m").exec(text);
+  assert.ok(m, `${name} in /metrics`);
+  return Number(m[1]);
+}
+
+/** Polls `fn` (returning `{ok, ...}`) every `every` ms until ok, failing with `what` after `ms`. */
+export async function waitFor(fn, ms, what, every = 100) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v.ok) return v;
+    if (Date.now() > deadline) assert.fail(`${what} within ${ms} ms (last: ${JSON.stringify(v)})`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+/** Stops every herald in `running` when the file's tests are done. */
+export function stopAllAfter(running) {
+  after(async () => {
+    for (const h of running) await h.stop();
+  });
 }
