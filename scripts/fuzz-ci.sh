@@ -35,17 +35,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=fuzz-lib.sh
 . "$root/scripts/fuzz-lib.sh"
 
-secs=30
-if [ $# -gt 0 ]; then
-  case $1 in
-    '' | *[!0-9]*) ;;
-    *) secs=$1; shift ;;
-  esac
-fi
-if [ "$secs" -lt 1 ]; then
-  echo "fuzz-ci.sh: SECONDS must be at least 1" >&2
-  exit 2
-fi
+fuzz_seconds fuzz-ci.sh "$@"
+[ "$secs_given" = 1 ] && shift
 jobs_max=${FUZZ_JOBS:-2}
 case $jobs_max in
   '' | *[!0-9]* | 0) echo "fuzz-ci.sh: FUZZ_JOBS must be a positive number" >&2; exit 2 ;;

@@ -72,3 +72,18 @@ fuzz_report() {
   fi
   return "$rc"
 }
+
+# fuzz_seconds SCRIPT [ARG...]: sets `secs` (default 30) from the first ARG when it is a
+# number, and `secs_given` to 1 then (the caller shifts it off); exits 2 below 1.
+fuzz_seconds() {
+  secs=30
+  secs_given=0
+  case ${2-} in
+    '' | *[!0-9]*) ;;
+    *) secs=$2; secs_given=1 ;;
+  esac
+  if [ "$secs" -lt 1 ]; then
+    echo "$1: SECONDS must be at least 1" >&2
+    exit 2
+  fi
+}

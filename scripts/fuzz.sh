@@ -23,17 +23,8 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=fuzz-lib.sh
 . "$root/scripts/fuzz-lib.sh"
-secs=30
-if [ $# -gt 0 ]; then
-  case $1 in
-    '' | *[!0-9]*) ;;
-    *) secs=$1; shift ;;
-  esac
-fi
-if [ "$secs" -lt 1 ]; then
-  echo "fuzz.sh: SECONDS must be at least 1" >&2
-  exit 2
-fi
+fuzz_seconds fuzz.sh "$@"
+[ "$secs_given" = 1 ] && shift
 
 export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}

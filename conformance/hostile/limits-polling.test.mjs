@@ -6,18 +6,11 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import { freePort, startHerald } from "../herald/support.mjs";
-import { assertHeraldHealthy, metric, stopAllAfter, waitFor } from "./support.mjs";
+import { assertHeraldHealthy, jwtSite, metric, stopAllAfter, waitFor } from "./support.mjs";
 
 const KEY = "scale-key-0123456789abcdef";
 const SECRET = "scale-secret-that-is-long-enough-0123456789";
-const site = (extra = "") => `${extra}
-[[sites]]
-name = "app"
-api_keys = ["${KEY}"]
-[sites.auth]
-mode = "jwt"
-secret = "${SECRET}"
-`;
+const site = (extra = "") => jwtSite(KEY, SECRET, extra);
 
 const running = new Set();
 stopAllAfter(running);

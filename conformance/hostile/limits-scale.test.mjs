@@ -9,19 +9,12 @@ import { fork } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, startHerald } from "../herald/support.mjs";
-import { assertHeraldHealthy, metric, stopAllAfter, waitFor } from "./support.mjs";
+import { assertHeraldHealthy, jwtSite, metric, stopAllAfter, waitFor } from "./support.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const KEY = "scale-key-0123456789abcdef";
 const SECRET = "scale-secret-that-is-long-enough-0123456789";
-const site = (extra = "") => `${extra}
-[[sites]]
-name = "app"
-api_keys = ["${KEY}"]
-[sites.auth]
-mode = "jwt"
-secret = "${SECRET}"
-`;
+const site = (extra = "") => jwtSite(KEY, SECRET, extra);
 
 const running = new Set();
 stopAllAfter(running);

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import WebSocket from "ws";
 import { freePort, startHerald, sleep } from "../herald/support.mjs";
-import { PROMPT_MS, assertHeraldHealthy, withTimeout } from "./support.mjs";
+import { PROMPT_MS, assertHeraldHealthy, jwtSite, withTimeout } from "./support.mjs";
 import { io } from "socket.io-client";
 
 const KEY = "limits-key-0123456789abcdef";
@@ -25,18 +25,15 @@ let h;
 before(async () => {
   h = await startHerald({
     ops: await freePort(),
-    config: `[limits]
+    config: jwtSite(
+      KEY,
+      SECRET,
+      `[limits]
 header_read_timeout = "${HEADER_TIMEOUT_MS}ms"
 connect_timeout = "${CONNECT_TIMEOUT_MS}ms"
 max_connections_per_ip = ${PER_IP}
-max_buffered_bytes = ${MAX_BUFFERED}
-[[sites]]
-name = "app"
-api_keys = ["${KEY}"]
-[sites.auth]
-mode = "jwt"
-secret = "${SECRET}"
-`,
+max_buffered_bytes = ${MAX_BUFFERED}`,
+    ),
   });
 });
 after(async () => {

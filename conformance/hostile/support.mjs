@@ -197,3 +197,13 @@ export function stopAllAfter(running) {
     for (const h of running) await h.stop();
   });
 }
+
+/** Config text: `extra` (e.g. a `[limits]` table), then one JWT site "app" with API key `key`. */
+export const jwtSite = (key, secret, extra = "") => `${extra}
+[[sites]]
+name = "app"
+api_keys = ["${key}"]
+[sites.auth]
+mode = "jwt"
+secret = "${secret}"
+`;
