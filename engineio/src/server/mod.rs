@@ -564,16 +564,47 @@ impl<H: Handler> Engine<H> {
 /// A fresh unguessable id in the reference's `base64id` form: 15 bytes (12 random bytes
 /// from the operating system and a 3-byte process-wide counter), URL-safe base64, 20
 /// characters. Used for Engine.IO session ids and by the Socket.IO layer for socket ids.
+///
+/// The random bytes come from a per-thread pool refilled from the operating system
+/// 1,020 bytes at a time (as the reference's `base64id` pools `crypto.randomBytes`):
+/// one `getrandom` call per 85 ids instead of one per id (two per connection). Each
+/// pooled byte is handed out once.
 pub fn random_id() -> String {
     static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let mut bytes = [0u8; 15];
-    if getrandom::fill(&mut bytes[..12]).is_err() {
-        // No OS randomness is a broken machine; refuse to mint guessable ids.
-        panic!("the operating system's random number generator failed");
-    }
+    RANDOM_POOL.with_borrow_mut(|pool| pool.take(&mut bytes[..12]));
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     bytes[12..].copy_from_slice(&n.to_be_bytes()[1..]);
     handshake::sid_from_bytes(&bytes)
+}
+
+/// Random bytes from the operating system, handed out once each.
+struct RandomPool {
+    bytes: [u8; 1020],
+    used: usize,
+}
+
+thread_local! {
+    static RANDOM_POOL: std::cell::RefCell<RandomPool> = const {
+        std::cell::RefCell::new(RandomPool { bytes: [0; 1020], used: 1020 })
+    };
+}
+
+impl RandomPool {
+    fn take(&mut self, out: &mut [u8]) {
+        if self.used + out.len() > self.bytes.len() {
+            if getrandom::fill(&mut self.bytes).is_err() {
+                // No OS randomness is a broken machine; refuse to mint guessable ids.
+                panic!("the operating system's random number generator failed");
+            }
+            self.used = 0;
+        }
+        let end = self.used + out.len();
+        out.copy_from_slice(&self.bytes[self.used..end]);
+        // Handed out: never again (a refill overwrites the whole pool).
+        self.bytes[self.used..end].fill(0);
+        self.used = end;
+    }
 }
 
 /// How much of a body past `max_payload` is read (and dropped) before answering 413, so
@@ -695,5 +726,41 @@ mod owned_tests {
         assert_eq!(copy.query(), Some("EIO=4&transport=websocket&x=%20y"));
         let absolute: ::http::Uri = "http://h:1/socket.io/?EIO=4".parse().unwrap();
         assert_eq!(owned_uri(&absolute), absolute);
+    }
+}
+
+#[cfg(test)]
+mod random_id_tests {
+    use super::*;
+    use base64::Engine as _;
+    use std::collections::HashSet;
+
+    fn random_part(id: &str) -> [u8; 12] {
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(id)
+            .unwrap();
+        raw[..12].try_into().unwrap()
+    }
+
+    #[test]
+    fn ids_never_repeat_their_random_bytes_across_refills_and_threads() {
+        // 1,000 ids per thread cross eleven pool refills; the random parts alone must
+        // all differ (a pool handing a byte out twice would repeat them).
+        let per_thread: Vec<Vec<String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| (0..1000).map(|_| random_id()).collect::<Vec<_>>()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut ids = HashSet::new();
+        let mut randoms = HashSet::new();
+        for id in per_thread.iter().flatten() {
+            assert_eq!(id.len(), 20, "{id}");
+            assert!(ids.insert(id.clone()), "id {id} twice");
+            let r = random_part(id);
+            assert_ne!(r, [0u8; 12], "zeroed pool bytes handed out in {id}");
+            assert!(randoms.insert(r), "random bytes of {id} twice");
+        }
+        assert_eq!(ids.len(), 4000);
     }
 }
