@@ -38,8 +38,12 @@ pub async fn tcp(
     Ok(stream)
 }
 
-/// Initial size of a connection's read buffer (it grows for larger frames).
-const READ_BUF: usize = 4096;
+/// Initial size of a connection's read buffer: room for the upgrade answer and the
+/// first packets (small, so 10,000 idle clients touch few pages).
+const READ_BUF: usize = 512;
+/// The size it grows to when a read fills it (a backlog to drain); it also grows to
+/// hold any larger frame.
+const READ_BUF_BUSY: usize = 4096;
 /// The largest frame or message accepted from the server.
 const MAX_MESSAGE: usize = 64 << 20;
 /// The largest HTTP upgrade answer accepted.
@@ -84,6 +88,8 @@ pub struct Ws {
     /// xorshift32 state for the mask keys.
     mask: u32,
     closed: bool,
+    /// The last read filled the read buffer.
+    full: bool,
 }
 
 impl Ws {
@@ -101,6 +107,7 @@ impl Ws {
             wpos: 0,
             mask: SEED.fetch_add(0x9e37_79b9, Ordering::Relaxed) | 1,
             closed: false,
+            full: false,
         };
         use std::io::Write;
         write!(
@@ -115,7 +122,7 @@ impl Ws {
             if let Some(i) = find(&ws.rbuf[..ws.end], b"\r\n\r\n") {
                 break i + 4;
             }
-            if ws.end >= MAX_HEADERS.min(ws.rbuf.len()) {
+            if ws.end >= MAX_HEADERS {
                 return Err("websocket handshake: answer headers too long".into());
             }
             if !ws.fill().await? {
@@ -189,6 +196,9 @@ impl Ws {
     /// Reads more bytes into `rbuf[end..]` (making room first). `false` at end of stream.
     /// Cancel-safe.
     async fn fill(&mut self) -> Result<bool, String> {
+        if self.full && self.rbuf.len() < READ_BUF_BUSY {
+            self.rbuf.resize(READ_BUF_BUSY, 0);
+        }
         if self.end == self.rbuf.len() {
             if self.start > 0 {
                 self.rbuf.copy_within(self.start..self.end, 0);
@@ -207,6 +217,7 @@ impl Ws {
             .read(&mut self.rbuf[self.end..])
             .await
             .map_err(|e| format!("read: {e}"))?;
+        self.full = self.end + n == self.rbuf.len();
         self.end += n;
         Ok(n > 0)
     }
