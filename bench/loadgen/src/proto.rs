@@ -22,16 +22,21 @@ pub fn stamped_into(out: &mut String, t: u64, size: usize) {
     out.push_str("{\"t\":");
     push_u64(out, t);
     out.push_str(",\"p\":\"");
-    let pad = size.saturating_sub(out.len() - at + 2);
-    for _ in 0..pad {
-        out.push('x');
+    let mut pad = size.saturating_sub(out.len() - at + 2);
+    while pad > 0 {
+        let n = pad.min(PAD.len());
+        out.push_str(&PAD[..n]);
+        pad -= n;
     }
     out.push_str("\"}");
 }
 
+/// Padding for [`stamped_into`].
+const PAD: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+
 /// Appends the decimal digits of `n`.
 pub fn push_u64(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
+    let mut digits = [b'0'; 20];
     let mut i = digits.len();
     loop {
         i -= 1;
@@ -41,9 +46,7 @@ pub fn push_u64(out: &mut String, mut n: u64) {
             break;
         }
     }
-    for &d in &digits[i..] {
-        out.push(d as char);
-    }
+    out.push_str(std::str::from_utf8(&digits[i..]).expect("ASCII digits"));
 }
 
 /// The `"t":<digits>` timestamp inside a packet.
@@ -157,6 +160,8 @@ mod tests {
         );
         let s = stamped(100);
         assert_eq!(s.len(), 100);
+        assert_eq!(stamped(1000).len(), 1000);
+        assert!(stamped(1000).ends_with("xxx\"}"));
         let mut e = String::new();
         emit_head(&mut e, 7, "echo");
         stamped_into(&mut e, 1_700_000_000_123_456, 100);
