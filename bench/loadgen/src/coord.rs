@@ -344,13 +344,11 @@ async fn fanout(a: &Args, p: &Plan) -> Result<Value, String> {
         while sent < messages && sent - acked < window {
             sent += 1;
             let args = format!("\"{room}\",{}", stamped(payload));
-            ws::send(
-                &mut publisher,
-                crate::proto::emit_with_ack(sent, "broadcast", &args),
-            )
-            .await?;
+            publisher
+                .send(&crate::proto::emit_with_ack(sent, "broadcast", &args))
+                .await?;
         }
-        let next = tokio::time::timeout(Duration::from_secs(20), ws::next_text(&mut publisher));
+        let next = tokio::time::timeout(Duration::from_secs(20), publisher.next_text());
         let Ok(next) = next.await else {
             return Err(format!(
                 "publisher: no broadcast ack for 20 s ({acked} of {sent} acked; the server stalled)"
@@ -359,9 +357,9 @@ async fn fanout(a: &Args, p: &Plan) -> Result<Value, String> {
         let Some(t) = next? else {
             return Err("publisher closed by the server".into());
         };
-        match classify(&t) {
+        match classify(t) {
             Packet::Ack(..) => acked += 1,
-            Packet::Ping => ws::send(&mut publisher, "3".into()).await?,
+            Packet::Ping => publisher.send("3").await?,
             _ => {}
         }
     }

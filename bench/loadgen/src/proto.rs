@@ -11,21 +11,58 @@ pub fn now_us() -> u64 {
 
 /// A ~100-byte JSON object carrying the send time: `{"t":<µs>,"p":"xxx…"}`.
 pub fn stamped(size: usize) -> String {
-    let t = now_us();
-    let head = format!("{{\"t\":{t},\"p\":\"");
-    let pad = size.saturating_sub(head.len() + 2);
     let mut s = String::with_capacity(size);
-    s.push_str(&head);
-    s.extend(std::iter::repeat_n('x', pad));
-    s.push_str("\"}");
+    stamped_into(&mut s, now_us(), size);
     s
+}
+
+/// Appends `{"t":<t>,"p":"xxx…"}`, `size` bytes long (longer when `size` is too small).
+pub fn stamped_into(out: &mut String, t: u64, size: usize) {
+    let at = out.len();
+    out.push_str("{\"t\":");
+    push_u64(out, t);
+    out.push_str(",\"p\":\"");
+    let mut pad = size.saturating_sub(out.len() - at + 2);
+    while pad > 0 {
+        let n = pad.min(PAD.len());
+        out.push_str(&PAD[..n]);
+        pad -= n;
+    }
+    out.push_str("\"}");
+}
+
+/// Padding for [`stamped_into`].
+const PAD: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+
+/// Appends the decimal digits of `n`.
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [b'0'; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[i..]).expect("ASCII digits"));
 }
 
 /// The `"t":<digits>` timestamp inside a packet.
 pub fn parse_t(s: &str) -> Option<u64> {
-    let i = s.find("\"t\":")? + 4;
-    let digits = s[i..].bytes().take_while(u8::is_ascii_digit).count();
-    s[i..i + digits].parse().ok()
+    let b = s.as_bytes();
+    let i = b.windows(4).position(|w| w == b"\"t\":")? + 4;
+    let mut t: u64 = 0;
+    let mut n = 0;
+    for &d in &b[i..] {
+        if !d.is_ascii_digit() {
+            break;
+        }
+        t = t.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        n += 1;
+    }
+    (n > 0).then_some(t)
 }
 
 /// What a received text packet is.
@@ -91,7 +128,20 @@ pub fn is_measured(event: &str) -> bool {
 
 /// `42<id>["event",args…]` with the given JSON arguments text (without brackets).
 pub fn emit_with_ack(id: u64, event: &str, args: &str) -> String {
-    format!("42{id}[\"{event}\",{args}]")
+    let mut s = String::with_capacity(args.len() + event.len() + 16);
+    emit_head(&mut s, id, event);
+    s.push_str(args);
+    s.push(']');
+    s
+}
+
+/// Appends `42<id>["event",` (the arguments and `]` follow).
+pub fn emit_head(out: &mut String, id: u64, event: &str) {
+    out.push_str("42");
+    push_u64(out, id);
+    out.push_str("[\"");
+    out.push_str(event);
+    out.push_str("\",");
 }
 
 #[cfg(test)]
@@ -110,6 +160,20 @@ mod tests {
         );
         let s = stamped(100);
         assert_eq!(s.len(), 100);
+        assert_eq!(stamped(1000).len(), 1000);
+        assert!(stamped(1000).ends_with("xxx\"}"));
+        let mut e = String::new();
+        emit_head(&mut e, 7, "echo");
+        stamped_into(&mut e, 1_700_000_000_123_456, 100);
+        e.push(']');
+        assert_eq!(e, emit_with_ack(7, "echo", &e[11..e.len() - 1]));
+        assert!(e.starts_with("427[\"echo\",{\"t\":1700000000123456,\"p\":\"xx"));
+        assert_eq!(parse_t(&e), Some(1_700_000_000_123_456));
+        assert_eq!(parse_t("[{\"t\":x}]"), None);
+        let mut n = String::new();
+        push_u64(&mut n, 0);
+        push_u64(&mut n, u64::MAX);
+        assert_eq!(n, format!("0{}", u64::MAX));
         assert!(parse_t(&s).unwrap() > 1_600_000_000_000_000);
         assert!(serde_json::from_str::<serde_json::Value>(&s).is_ok());
     }

@@ -61,7 +61,11 @@ impl Stats {
 
     /// One measured delivery sent at `sent_us`.
     pub fn record(&self, sent_us: u64) {
-        let now = now_us();
+        self.record_at(sent_us, now_us());
+    }
+
+    /// One measured delivery sent at `sent_us`, received at `now`.
+    pub fn record_at(&self, sent_us: u64, now: u64) {
         self.hist
             .borrow_mut()
             .saturating_record(now.saturating_sub(sent_us).max(1));

@@ -12,7 +12,9 @@ use tokio::task::LocalSet;
 
 use crate::args::Args;
 use crate::polling::{Conn, Polling};
-use crate::proto::{Packet, classify, is_measured, now_us, parse_t, stamped};
+use crate::proto::{
+    Packet, classify, emit_head, emit_with_ack, is_measured, now_us, parse_t, stamped_into,
+};
 use crate::stats::{Stats, hist_to_json};
 use crate::ws::{self, Ws};
 
@@ -232,7 +234,8 @@ async fn connect_ws(
         .set(s.first_connect_us.get().min(now_us()));
     let mut ws = ws::connect(ctx.server, ctx.src, rcvbuf, auth).await?;
     if join {
-        ws::call(&mut ws, 0, "join", &format!("\"{}\"", ctx.room), |_| {}).await?;
+        let join = emit_with_ack(0, "join", &format!("\"{}\"", ctx.room));
+        ws::call(&mut ws, 0, "join", &join, |_| ()).await?;
     }
     Ok(ws)
 }
@@ -260,13 +263,13 @@ fn measure(ctx: &Ctx, text: &str) {
 
 async fn ws_loop(ctx: &Ctx, mut ws: Ws) -> Result<(), String> {
     loop {
-        let Some(t) = ws::next_text(&mut ws).await? else {
+        let Some(t) = ws.next_text().await? else {
             return Err("closed by the server".into());
         };
-        match classify(&t) {
-            Packet::Ping => ws::send(&mut ws, "3".into()).await?,
+        match classify(t) {
+            Packet::Ping => ws.send("3").await?,
             Packet::Close => return Err("closed by the server".into()),
-            _ => measure(ctx, &t),
+            _ => measure(ctx, t),
         }
     }
 }
@@ -296,9 +299,9 @@ async fn echo_loop(ctx: &Ctx, mut ws: Ws) -> Result<(), String> {
         }
         tokio::select! {
             r = go.changed() => r.map_err(|_| "coordinator gone")?,
-            t = ws::next_text(&mut ws) => match t? {
+            t = ws.next_text() => match t? {
                 None => return Err("closed by the server".into()),
-                Some(t) if classify(&t) == Packet::Ping => ws::send(&mut ws, "3".into()).await?,
+                Some(t) if classify(t) == Packet::Ping => ws.send("3").await?,
                 Some(_) => {}
             },
         }
@@ -306,12 +309,19 @@ async fn echo_loop(ctx: &Ctx, mut ws: Ws) -> Result<(), String> {
     let wait = start.saturating_sub(now_us());
     tokio::time::sleep(std::time::Duration::from_micros(wait)).await;
     let mut id = 1;
-    while now_us() < end {
-        let body = ws::call(&mut ws, id, "echo", &stamped(ctx.payload_size), |_| {}).await?;
-        if let Some(t) = parse_t(&body)
-            && now_us() <= end
+    let mut out = String::with_capacity(ctx.payload_size + 32);
+    let mut now = now_us();
+    while now < end {
+        out.clear();
+        emit_head(&mut out, id, "echo");
+        stamped_into(&mut out, now, ctx.payload_size);
+        out.push(']');
+        let t = ws::call(&mut ws, id, "echo", &out, parse_t).await?;
+        now = now_us();
+        if let Some(t) = t
+            && now <= end
         {
-            ctx.stats.record(t);
+            ctx.stats.record_at(t, now);
         }
         id += 1;
     }
