@@ -313,6 +313,8 @@ async fn fanout(a: &Args, p: &Plan) -> Result<Value, String> {
     let messages: u64 = a.get("messages")?;
     let window: u64 = a.get_or("window", 8)?;
     let payload: usize = a.get_or("payload", 100)?;
+    // Broadcasts per second on a fixed schedule (0: as fast as the window allows).
+    let rate: u64 = a.get_or("rate", 0)?;
     let room = "bench";
     let mut workers = spawn_workers(p, "fanout").await?;
     let (ok, failed, ramp, each) = wait_connected(&mut workers).await?;
@@ -338,26 +340,42 @@ async fn fanout(a: &Args, p: &Plan) -> Result<Value, String> {
     };
     let mark = CpuMark::take(&workers, p.server_pid);
     let t0 = now_us();
+    // With a rate, message k (from 0) goes out at t0 + k / rate, window permitting.
+    let due = |k: u64| t0 + k * 1_000_000 / rate.max(1);
     let mut sent = 0u64;
     let mut acked = 0u64;
     while acked < messages {
-        while sent < messages && sent - acked < window {
-            sent += 1;
+        while sent < messages && sent - acked < window && (rate == 0 || now_us() >= due(sent)) {
             let args = format!("\"{room}\",{}", stamped(payload));
+            sent += 1;
             publisher
                 .send(&crate::proto::emit_with_ack(sent, "broadcast", &args))
                 .await?;
         }
-        let next = tokio::time::timeout(Duration::from_secs(20), publisher.next_text());
-        let Ok(next) = next.await else {
-            return Err(format!(
-                "publisher: no broadcast ack for 20 s ({acked} of {sent} acked; the server stalled)"
-            ));
+        let next_send = (rate > 0 && sent < messages && sent - acked < window).then(|| due(sent));
+        let wait = async {
+            match next_send {
+                Some(at) => {
+                    tokio::time::sleep(Duration::from_micros(at.saturating_sub(now_us()))).await
+                }
+                None => std::future::pending().await,
+            }
         };
-        let Some(t) = next? else {
-            return Err("publisher closed by the server".into());
+        let t = tokio::select! {
+            next = tokio::time::timeout(Duration::from_secs(20), publisher.next_text()) => {
+                let Ok(next) = next else {
+                    return Err(format!(
+                        "publisher: no broadcast ack for 20 s ({acked} of {sent} acked; the server stalled)"
+                    ));
+                };
+                match next? {
+                    Some(t) => classify(t),
+                    None => return Err("publisher closed by the server".into()),
+                }
+            }
+            () = wait => continue,
         };
-        match classify(t) {
+        match t {
             Packet::Ack(..) => acked += 1,
             Packet::Ping => publisher.send("3").await?,
             _ => {}
@@ -401,7 +419,7 @@ async fn fanout(a: &Args, p: &Plan) -> Result<Value, String> {
     let mid = samples.get(samples.len() / 2).copied().unwrap_or(rss_end);
     let mut r = json!({
         "connected": ok, "failed": failed, "ramp_s": ramp, "workers": each, "procs": workers.len(),
-        "messages": messages, "window": window, "receivers": receivers, "slow": slow,
+        "messages": messages, "window": window, "rate": rate, "receivers": receivers, "slow": slow,
         "expected": expected, "received": received, "lost": expected.saturating_sub(received),
         "alive_at_end": alive, "published_s": published_s, "duration_s": secs,
         "deliveries_per_s": received as f64 / secs.max(1e-6),
